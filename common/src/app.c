@@ -74,8 +74,12 @@ static void *heartbeat_main(void *arg) {
     return NULL;
 }
 
-mf_status mf_heartbeat_start(mf_heartbeat **out, mf_nats *n, const char *service,
-                             const char *instance, int interval_ms, mf_heartbeat_fill fill,
+mf_status mf_heartbeat_start(mf_heartbeat **out,
+                             mf_nats *n,
+                             const char *service,
+                             const char *instance,
+                             int interval_ms,
+                             mf_heartbeat_fill fill,
                              void *ctx) {
     pthread_condattr_t ca;
     mf_heartbeat *hb = mf_xcalloc(1, sizeof(*hb));
@@ -87,8 +91,8 @@ mf_status mf_heartbeat_start(mf_heartbeat **out, mf_nats *n, const char *service
     hb->fill = fill;
     hb->ctx = ctx;
     hb->sent = mf_counter("status_published_total", "", "status heartbeats published");
-    if (mf_nats_subject(n, hb->subject, sizeof(hb->subject), "status.%s.%s", service,
-                        instance) != 0) {
+    if (mf_nats_subject(n, hb->subject, sizeof(hb->subject), "status.%s.%s", service, instance) !=
+        0) {
         free(hb);
         return MF_ERR_INVALID_ARG;
     }
@@ -137,8 +141,13 @@ static int ready_nats(void *ctx) {
     return app->nats != NULL && mf_nats_connected(app->nats);
 }
 
-int mf_app_init(mf_app *app, const char *service, int argc, char **argv, const char *usage,
-                const mf_cli_flag *flags, void *ctx) {
+int mf_app_init(mf_app *app,
+                const char *service,
+                int argc,
+                char **argv,
+                const char *usage,
+                const mf_cli_flag *flags,
+                void *ctx) {
     mf_log_level lvl = MF_LOG_INFO;
     mf_cli_result r;
     memset(app, 0, sizeof(*app));
@@ -155,8 +164,7 @@ int mf_app_init(mf_app *app, const char *service, int argc, char **argv, const c
     mf_log_init(service, app->instance, lvl);
     mf_signals_install();
     mf_config_log(&app->cfg);
-    if (mf_metrics_serve(app->cfg.metrics.bind, app->cfg.metrics.port, ready_nats, app) !=
-        MF_OK) {
+    if (mf_metrics_serve(app->cfg.metrics.bind, app->cfg.metrics.port, ready_nats, app) != MF_OK) {
         fprintf(stderr, "marketflow-%s: metrics port %d: cannot listen (in use?)\n", service,
                 app->cfg.metrics.port);
         return 1;
@@ -181,8 +189,7 @@ mf_status mf_app_connect(mf_app *app) {
 }
 
 mf_status mf_app_heartbeat(mf_app *app, mf_heartbeat_fill fill, void *ctx) {
-    return mf_heartbeat_start(&app->hb, app->nats, app->service, app->instance, 2000, fill,
-                              ctx);
+    return mf_heartbeat_start(&app->hb, app->nats, app->service, app->instance, 2000, fill, ctx);
 }
 
 void mf_app_shutdown(mf_app *app) {

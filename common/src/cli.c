@@ -73,8 +73,14 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, i
     return NULL;
 }
 
-static int parse_flags(mf_config *cfg, int argc, char **argv, const mf_cli_flag *flags,
-                       void *ctx, int *check, char *err, size_t errlen) {
+static int parse_flags(mf_config *cfg,
+                       int argc,
+                       char **argv,
+                       const mf_cli_flag *flags,
+                       void *ctx,
+                       int *check,
+                       char *err,
+                       size_t errlen) {
     static const char *common_valued[] = {"--config", "--set", "--log-level"};
     for (int i = 1; i < argc; i++) {
         int matched = 0;
@@ -87,8 +93,8 @@ static int parse_flags(mf_config *cfg, int argc, char **argv, const mf_cli_flag 
                 return -1;
             }
             if (c == 1 && apply_set(cfg, v, err, errlen) != 0) return -1;
-            if (c == 2 && mf_config_set(cfg, "log", "level", v, "from --log-level", err,
-                                        errlen) != MF_OK)
+            if (c == 2 &&
+                mf_config_set(cfg, "log", "level", v, "from --log-level", err, errlen) != MF_OK)
                 return -1;
         }
         if (matched) continue;
@@ -119,8 +125,12 @@ static int parse_flags(mf_config *cfg, int argc, char **argv, const mf_cli_flag 
     return 0;
 }
 
-mf_cli_result mf_config_cli(mf_config *cfg, int argc, char **argv, const char *usage,
-                            const mf_cli_flag *flags, void *ctx) {
+mf_cli_result mf_config_cli(mf_config *cfg,
+                            int argc,
+                            char **argv,
+                            const char *usage,
+                            const mf_cli_flag *flags,
+                            void *ctx) {
     char err[1024];
     const char *prog = prog_name(argv[0]);
     const char *path;
@@ -149,8 +159,7 @@ bad:
     return MF_CLI_EXIT_BAD;
 }
 
-static int parse_endpoint(const char *item, size_t len, mf_endpoint *ep, char *err,
-                          size_t errlen) {
+static int parse_endpoint(const char *item, size_t len, mf_endpoint *ep, char *err, size_t errlen) {
     char buf[256];
     char *eq, *colon;
     int64_t port;
@@ -185,8 +194,8 @@ static int parse_endpoint(const char *item, size_t len, mf_endpoint *ep, char *e
     return 0;
 }
 
-mf_status mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err,
-                             size_t errlen) {
+mf_status
+mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err, size_t errlen) {
     const char *p = list;
     *n = 0;
     while (*p) {

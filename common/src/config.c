@@ -35,9 +35,12 @@ typedef struct key_def {
 
 #define OFF(f) offsetof(mf_config, f)
 #define SZ(f) sizeof(((mf_config *)0)->f)
-#define STR(sec, k, f, d) {sec, k, T_STR, OFF(f), SZ(f), d, 0, 0, 0}
-#define SECRET(sec, k, f) {sec, k, T_STR, OFF(f), SZ(f), "", 0, 0, 1}
-#define INT(sec, k, f, d, lo, hi) {sec, k, T_INT, OFF(f), 0, d, lo, hi, 0}
+#define STR(sec, k, f, d) \
+    { sec, k, T_STR, OFF(f), SZ(f), d, 0, 0, 0 }
+#define SECRET(sec, k, f) \
+    { sec, k, T_STR, OFF(f), SZ(f), "", 0, 0, 1 }
+#define INT(sec, k, f, d, lo, hi) \
+    { sec, k, T_INT, OFF(f), 0, d, lo, hi, 0 }
 
 static const key_def keys[] = {
     {"log", "level", T_LEVEL, OFF(log.level), SZ(log.level), "info", 0, 0, 0},
@@ -63,9 +66,13 @@ static const key_def keys[] = {
     STR("postgres", "password_file", postgres.password_file, ""),
     STR("postgres", "dbname", postgres.dbname, "marketflow"),
     STR("postgres", "sslmode", postgres.sslmode, "prefer"),
-    STR("exchanges", "live", exchanges.live,
+    STR("exchanges",
+        "live",
+        exchanges.live,
         "exchange1=127.0.0.1:40101,exchange2=127.0.0.1:40102,exchange3=127.0.0.1:40103"),
-    STR("exchanges", "test", exchanges.test,
+    STR("exchanges",
+        "test",
+        exchanges.test,
         "exchange1=127.0.0.1:40201,exchange2=127.0.0.1:40202,exchange3=127.0.0.1:40203"),
     {"exchanges", "mode", T_MODE, OFF(exchanges.mode), 0, "test", 0, 0, 0},
     INT("collector", "workers_per_feed", collector.workers_per_feed, "5", 1, 64),
@@ -86,7 +93,9 @@ static const key_def keys[] = {
     SECRET("api", "mode_token", api.mode_token),
     INT("api", "max_body", api.max_body, "4096", 0, 1 << 20),
     INT("api", "timeout_s", api.timeout_s, "10", 1, 3600),
-    STR("generator", "listen", generator.listen,
+    STR("generator",
+        "listen",
+        generator.listen,
         "exchange1=127.0.0.1:40201,exchange2=127.0.0.1:40202,exchange3=127.0.0.1:40203"),
     INT("generator", "interval_ms", generator.interval_ms, "100", 1, 60000),
     INT("generator", "rate", generator.rate, "0", 0, 100000000),
@@ -113,8 +122,8 @@ static int section_known(const char *section) {
     return 0;
 }
 
-static int set_value(mf_config *cfg, const key_def *k, const char *value, char *why,
-                     size_t whylen) {
+static int
+set_value(mf_config *cfg, const key_def *k, const char *value, char *why, size_t whylen) {
     char *field = (char *)cfg + k->offset;
     int64_t v;
     int b;
@@ -182,8 +191,13 @@ void mf_config_defaults(mf_config *cfg) {
     }
 }
 
-mf_status mf_config_set(mf_config *cfg, const char *section, const char *key, const char *value,
-                        const char *origin, char *err, size_t errlen) {
+mf_status mf_config_set(mf_config *cfg,
+                        const char *section,
+                        const char *key,
+                        const char *value,
+                        const char *origin,
+                        char *err,
+                        size_t errlen) {
     const key_def *k = find_key(section, key);
     char why[512];
     if (k == NULL) {
@@ -242,8 +256,10 @@ mf_status mf_config_load_file(mf_config *cfg, const char *path, char *err, size_
     fclose(c.f);
     if (c.failed) return MF_ERR_CONFIG;
     if (rc != 0) {
-        snprintf(err, errlen, "config: %s line %d: syntax error (expected [section] or key = "
-                 "value)", path, rc);
+        snprintf(err, errlen,
+                 "config: %s line %d: syntax error (expected [section] or key = "
+                 "value)",
+                 path, rc);
         return MF_ERR_CONFIG;
     }
     return MF_OK;
@@ -268,8 +284,7 @@ mf_status mf_config_load_env(mf_config *cfg, char **envp, char *err, size_t errl
         if (v != NULL) {
             char origin[160];
             snprintf(origin, sizeof(origin), "from env %s", name);
-            if (mf_config_set(cfg, keys[i].section, keys[i].key, v, origin, err, errlen) !=
-                MF_OK)
+            if (mf_config_set(cfg, keys[i].section, keys[i].key, v, origin, err, errlen) != MF_OK)
                 return MF_ERR_CONFIG;
         }
     }
@@ -318,9 +333,7 @@ void mf_config_dump(const mf_config *cfg, FILE *f) {
         fprintf(f, "%s = ", k->key);
         switch (k->type) {
         case T_STR:
-        case T_LEVEL:
-            fprintf(f, "%s\n", k->secret && field[0] ? "***" : field);
-            break;
+        case T_LEVEL: fprintf(f, "%s\n", k->secret && field[0] ? "***" : field); break;
         case T_INT: fprintf(f, "%d\n", *(const int *)field); break;
         case T_I64: fprintf(f, "%lld\n", (long long)*(const int64_t *)field); break;
         case T_BOOL: fprintf(f, "%s\n", *(const int *)field ? "true" : "false"); break;

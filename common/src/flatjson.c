@@ -242,9 +242,7 @@ static int read_value(scanner *s, fj_value *v) {
     skip_ws(s);
     if (s->p >= s->end) return -1;
     switch (*s->p) {
-    case '"':
-        v->type = FJ_STRING;
-        return read_string(s, s->scratch[1], &v->s, &v->len);
+    case '"': v->type = FJ_STRING; return read_string(s, s->scratch[1], &v->s, &v->len);
     case '{':
     case '[':
         v->type = FJ_NESTED;
@@ -309,8 +307,7 @@ int mf__fj_double(const fj_value *v, double *out) {
 int mf__fj_int64(const fj_value *v, long long *out) {
     char tmp[32];
     char *end;
-    if (v->type != FJ_NUMBER || !v->is_integer || v->len == 0 || v->len >= sizeof(tmp))
-        return -1;
+    if (v->type != FJ_NUMBER || !v->is_integer || v->len == 0 || v->len >= sizeof(tmp)) return -1;
     memcpy(tmp, v->s, v->len);
     tmp[v->len] = '\0';
     errno = 0;

@@ -71,8 +71,13 @@ static size_t put_quoted(char *buf, size_t size, size_t pos, const char *s) {
     return pos;
 }
 
-size_t mf_log_format(char *buf, size_t size, long long now_ms, mf_log_level level,
-                     const char *file, int line, const char *msg) {
+size_t mf_log_format(char *buf,
+                     size_t size,
+                     long long now_ms,
+                     mf_log_level level,
+                     const char *file,
+                     int line,
+                     const char *msg) {
     time_t secs = (time_t)(now_ms / 1000);
     struct tm tm;
     size_t pos;
@@ -95,8 +100,12 @@ size_t mf_log_format(char *buf, size_t size, long long now_ms, mf_log_level leve
     return pos;
 }
 
-static void vwrite(mf_log_level level, const char *file, int line, long long suppressed,
-                   const char *fmt, va_list ap) {
+static void vwrite(mf_log_level level,
+                   const char *file,
+                   int line,
+                   long long suppressed,
+                   const char *fmt,
+                   va_list ap) {
     char msg[2048];
     char out[4096];
     size_t len;
@@ -114,8 +123,12 @@ void mf_log_write(mf_log_level level, const char *file, int line, const char *fm
     va_end(ap);
 }
 
-void mf_log_write_suppressed(mf_log_level level, const char *file, int line, long long suppressed,
-                             const char *fmt, ...) {
+void mf_log_write_suppressed(mf_log_level level,
+                             const char *file,
+                             int line,
+                             long long suppressed,
+                             const char *fmt,
+                             ...) {
     va_list ap;
     va_start(ap, fmt);
     vwrite(level, file, line, suppressed, fmt, ap);

@@ -105,8 +105,12 @@ json_t *mf_metrics_json(void) {
     return o;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
-                             char *body, size_t len, enum MHD_ResponseMemoryMode mode) {
+static enum MHD_Result reply(struct MHD_Connection *c,
+                             unsigned code,
+                             const char *type,
+                             char *body,
+                             size_t len,
+                             enum MHD_ResponseMemoryMode mode) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     enum MHD_Result rc;
     if (r == NULL) return MHD_NO;
@@ -116,9 +120,14 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
     return rc;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **con_cls) {
+static enum MHD_Result on_request(void *cls,
+                                  struct MHD_Connection *c,
+                                  const char *url,
+                                  const char *method,
+                                  const char *version,
+                                  const char *upload,
+                                  size_t *upload_size,
+                                  void **con_cls) {
     static char ok[] = "ok\n", notready[] = "not ready\n", notfound[] = "not found\n";
     static char badmethod[] = "method not allowed\n";
     (void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
@@ -133,8 +142,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(url, "/healthz") == 0) {
         int up = g_ready == NULL || g_ready(g_ready_ctx);
         return up ? reply(c, 200, "text/plain", ok, strlen(ok), MHD_RESPMEM_PERSISTENT)
-                  : reply(c, 503, "text/plain", notready, strlen(notready),
-                          MHD_RESPMEM_PERSISTENT);
+                  : reply(c, 503, "text/plain", notready, strlen(notready), MHD_RESPMEM_PERSISTENT);
     }
     return reply(c, 404, "text/plain", notfound, strlen(notfound), MHD_RESPMEM_PERSISTENT);
 }
@@ -151,10 +159,10 @@ mf_status mf_metrics_serve(const char *bind, int port, mf_ready_fn ready, void *
     }
     g_ready = ready;
     g_ready_ctx = ctx;
-    g_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,
-                                on_request, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT,
-                                64u, MHD_OPTION_END);
+    g_daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, on_request,
+                         NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
     if (g_daemon == NULL) {
         mf_log(MF_LOG_ERROR, "metrics: cannot listen on %s:%d (port in use?)", bind, port);
         return MF_ERR_IO;

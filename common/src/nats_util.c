@@ -21,6 +21,7 @@ struct mf_nats {
     int replicas;
     int ticks_max_age_s;
     atomic_int connected;
+    atomic_int closing; /* set before a deliberate close: no "disconnected" warning then */
     atomic_llong *disconnects;
     atomic_llong *reconnects;
     atomic_llong *async_errors;
@@ -37,7 +38,7 @@ mf_status mf_nats_fail(natsStatus ns, const char *what) {
 static void on_disconnected(natsConnection *nc, void *closure) {
     mf_nats *n = closure;
     (void)nc;
-    if (atomic_exchange(&n->connected, 0)) {
+    if (atomic_exchange(&n->connected, 0) && !atomic_load(&n->closing)) {
         atomic_fetch_add(n->disconnects, 1);
         mf_log(MF_LOG_WARN, "nats disconnected url=%s; reconnecting", n->url);
     }
@@ -111,6 +112,13 @@ static mf_status connect_loop(mf_nats *n) {
 }
 
 mf_status mf_nats_connect(mf_nats **out, const mf_config *cfg, const char *name) {
+    return mf_nats_connect_js(out, cfg, name, NULL);
+}
+
+mf_status mf_nats_connect_js(mf_nats **out,
+                             const mf_config *cfg,
+                             const char *name,
+                             const jsOptions *user_jo) {
     mf_nats *n = mf_xcalloc(1, sizeof(*n));
     natsStatus ns;
     mf_status s;
@@ -130,9 +138,13 @@ mf_status mf_nats_connect(mf_nats **out, const mf_config *cfg, const char *name)
     s = connect_loop(n);
     if (s == MF_OK && cfg->nats.transport == MF_TRANSPORT_JETSTREAM) {
         jsOptions jo;
-        jsOptions_Init(&jo);
-        jo.Wait = 5000;
-        jo.PublishAsync.MaxPending = cfg->collector.max_inflight;
+        if (user_jo != NULL) {
+            jo = *user_jo;
+        } else {
+            jsOptions_Init(&jo);
+            jo.Wait = 5000;
+            jo.PublishAsync.MaxPending = cfg->collector.max_inflight;
+        }
         ns = natsConnection_JetStream(&n->js, n->nc, &jo);
         if (ns != NATS_OK) s = mf_nats_fail(ns, "jetstream context");
     }
@@ -150,6 +162,7 @@ mf_status mf_nats_connect(mf_nats **out, const mf_config *cfg, const char *name)
 void mf_nats_drain(mf_nats *n, int timeout_ms) {
     int64_t end;
     if (n == NULL || n->nc == NULL || natsConnection_IsClosed(n->nc)) return;
+    atomic_store(&n->closing, 1);
     if (natsConnection_DrainTimeout(n->nc, timeout_ms) != NATS_OK) {
         natsConnection_Close(n->nc);
         return;
@@ -161,6 +174,7 @@ void mf_nats_drain(mf_nats *n, int timeout_ms) {
 
 void mf_nats_destroy(mf_nats *n) {
     if (n == NULL) return;
+    atomic_store(&n->closing, 1);
     if (n->nc) natsConnection_Close(n->nc);
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);

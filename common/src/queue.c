@@ -55,8 +55,8 @@ static void deadline_in(struct timespec *ts, int timeout_ms) {
 }
 
 /* Waits on cv while `cond` is false. Returns 0, or ETIMEDOUT. Caller holds q->mu. */
-static int wait_until(mf_queue *q, pthread_cond_t *cv, int (*ready)(const mf_queue *),
-                      int timeout_ms) {
+static int
+wait_until(mf_queue *q, pthread_cond_t *cv, int (*ready)(const mf_queue *), int timeout_ms) {
     struct timespec dl;
     if (timeout_ms > 0) deadline_in(&dl, timeout_ms);
     while (!ready(q)) {

@@ -35,7 +35,10 @@ int64_t mf_window_start(int64_t ts, mf_window w) {
     return q * d;
 }
 
-void mf_rollup_init(mf_rollup *r, const char *exchange, const char *symbol, mf_window w,
+void mf_rollup_init(mf_rollup *r,
+                    const char *exchange,
+                    const char *symbol,
+                    mf_window w,
                     int64_t start) {
     memset(r, 0, sizeof(*r));
     snprintf(r->exchange, sizeof(r->exchange), "%s", exchange);
@@ -64,8 +67,7 @@ static void take_extremes(mf_rollup *a, const mf_rollup *b) {
         a->open_ts = b->open_ts;
         a->open_id = b->open_id;
     }
-    if (mf_tick_order(b->close_ts, b->close_id, b->close, a->close_ts, a->close_id, a->close) >
-        0) {
+    if (mf_tick_order(b->close_ts, b->close_id, b->close, a->close_ts, a->close_id, a->close) > 0) {
         a->close = b->close;
         a->close_ts = b->close_ts;
         a->close_id = b->close_id;

@@ -88,8 +88,7 @@ static int on_feed_member(void *ctx, const char *key, size_t klen, const fj_valu
         c->have_symbol = 1;
     } else if (key_is(key, klen, "price")) {
         if (v->type != FJ_NUMBER) return 0;
-        if (mf__fj_double(v, &c->t->price) != 0 || !isfinite(c->t->price) ||
-            !(c->t->price > 0)) {
+        if (mf__fj_double(v, &c->t->price) != 0 || !isfinite(c->t->price) || !(c->t->price > 0)) {
             feed_reject(c, MF_REJECT_PRICE);
             return 0;
         }
@@ -116,8 +115,12 @@ static void tick_clear_optional(mf_tick *t) {
     t->has_id = 0;
 }
 
-mf_reject mf_feed_line_parse(const char *line, size_t len, int64_t now_ms, int64_t max_past_ms,
-                             int64_t max_future_ms, mf_tick *out) {
+mf_reject mf_feed_line_parse(const char *line,
+                             size_t len,
+                             int64_t now_ms,
+                             int64_t max_past_ms,
+                             int64_t max_future_ms,
+                             mf_tick *out) {
     feed_ctx c = {out, 0, 0, 0, MF_REJECT_NONE};
     if (len > 0 && line[len - 1] == '\r') len--;
     tick_clear_optional(out);
@@ -142,7 +145,8 @@ int mf_tick_to_json(const mf_tick *t, char *buf, size_t size) {
     char price[32], qty[32];
     int n;
     if (mf_fmt_double(price, sizeof(price), t->price) < 0) return -1;
-    n = snprintf(buf, size, "{\"exchange\":\"%s\",\"symbol\":\"%s\",\"price\":%s,\"ts\":%lld,"
+    n = snprintf(buf, size,
+                 "{\"exchange\":\"%s\",\"symbol\":\"%s\",\"price\":%s,\"ts\":%lld,"
                  "\"recv_ts\":%lld",
                  t->exchange, t->symbol, price, (long long)t->ts, (long long)t->recv_ts);
     if (n < 0 || (size_t)n >= size) return -1;
@@ -189,8 +193,8 @@ static int on_bus_member(void *ctx, const char *key, size_t klen, const fj_value
         c->bad |= copy_token(c->t->symbol, v) != 0;
         c->have_sym = 1;
     } else if (key_is(key, klen, "price")) {
-        c->bad |= mf__fj_double(v, &c->t->price) != 0 || !isfinite(c->t->price) ||
-                  !(c->t->price > 0);
+        c->bad |=
+            mf__fj_double(v, &c->t->price) != 0 || !isfinite(c->t->price) || !(c->t->price > 0);
         c->have_price = 1;
     } else if (key_is(key, klen, "ts")) {
         c->bad |= mf__fj_int64(v, &ts) != 0;
@@ -227,7 +231,11 @@ int mf_tick_msg_id(const mf_tick *t, char *buf, size_t size) {
     return (n < 0 || (size_t)n >= size) ? -1 : n;
 }
 
-int mf_tick_order(int64_t ts_a, int64_t id_a, double price_a, int64_t ts_b, int64_t id_b,
+int mf_tick_order(int64_t ts_a,
+                  int64_t id_a,
+                  double price_a,
+                  int64_t ts_b,
+                  int64_t id_b,
                   double price_b) {
     if (ts_a != ts_b) return ts_a < ts_b ? -1 : 1;
     if (id_a != id_b) return id_a < id_b ? -1 : 1;

@@ -30,13 +30,18 @@ typedef struct mf_app {
     char service[32];
     char instance[64];
     int64_t started_ms;
-    mf_nats *nats;     /* after mf_app_connect */
-    mf_heartbeat *hb;  /* after mf_app_heartbeat */
+    mf_nats *nats;    /* after mf_app_connect */
+    mf_heartbeat *hb; /* after mf_app_heartbeat */
 } mf_app;
 
 /* Returns -1 when the service should run, else the exit code (0 help, 2 bad config). */
-int mf_app_init(mf_app *app, const char *service, int argc, char **argv, const char *usage,
-                const mf_cli_flag *flags, void *ctx);
+int mf_app_init(mf_app *app,
+                const char *service,
+                int argc,
+                char **argv,
+                const char *usage,
+                const mf_cli_flag *flags,
+                void *ctx);
 /* Connects NATS (retrying until stop) and, in jetstream transport, ensures the three
  * streams. MF_ERR_CLOSED when a stop came first. */
 mf_status mf_app_connect(mf_app *app);
@@ -47,8 +52,12 @@ mf_status mf_app_heartbeat(mf_app *app, mf_heartbeat_fill fill, void *ctx);
 void mf_app_shutdown(mf_app *app);
 
 /* The heartbeat alone, for services wiring their own main. */
-mf_status mf_heartbeat_start(mf_heartbeat **out, mf_nats *n, const char *service,
-                             const char *instance, int interval_ms, mf_heartbeat_fill fill,
+mf_status mf_heartbeat_start(mf_heartbeat **out,
+                             mf_nats *n,
+                             const char *service,
+                             const char *instance,
+                             int interval_ms,
+                             mf_heartbeat_fill fill,
                              void *ctx);
 /* Publishes a final status with "state":"stopped" and joins the thread. Accepts NULL. */
 void mf_heartbeat_stop(mf_heartbeat *hb);

@@ -28,7 +28,7 @@ typedef enum mf_mode { MF_MODE_TEST = 0, MF_MODE_LIVE } mf_mode;
 
 typedef struct mf_config {
     struct {
-        char level[16]; /* debug, info, warn, error */
+        char level[16];    /* debug, info, warn, error */
         char instance[64]; /* instance id in logs and status subjects; default host-pid */
     } log;
     struct {
@@ -92,11 +92,11 @@ typedef struct mf_config {
     struct {
         char listen[MF_CFG_LONGSTR]; /* name=host:port,... */
         int interval_ms;
-        int rate;               /* lines/s per feed; 0 = one line per symbol per interval */
+        int rate;                     /* lines/s per feed; 0 = one line per symbol per interval */
         char symbols[MF_CFG_LONGSTR]; /* comma-separated; empty = the five default symbols */
         int64_t seed;
-        int extended;           /* bool: add qty, id, side */
-        char log[MF_CFG_STR];   /* file that receives every line sent, or empty */
+        int extended;            /* bool: add qty, id, side */
+        char log[MF_CFG_STR];    /* file that receives every line sent, or empty */
         char faults[MF_CFG_STR]; /* fault injection spec, see the generator docs */
     } generator;
     struct {
@@ -117,8 +117,13 @@ mf_status mf_config_load_file(mf_config *cfg, const char *path, char *err, size_
 mf_status mf_config_load_env(mf_config *cfg, char **envp, char *err, size_t errlen);
 
 /* Sets one value by "section.key" name. `origin` is used in error messages. */
-mf_status mf_config_set(mf_config *cfg, const char *section, const char *key, const char *value,
-                        const char *origin, char *err, size_t errlen);
+mf_status mf_config_set(mf_config *cfg,
+                        const char *section,
+                        const char *key,
+                        const char *value,
+                        const char *origin,
+                        char *err,
+                        size_t errlen);
 
 /* Cross-field validation (e.g. endpoint lists parse, password_file readable). */
 mf_status mf_config_validate(const mf_config *cfg, char *err, size_t errlen);
@@ -155,8 +160,12 @@ typedef enum mf_cli_result {
  * --check-config (validate, print the effective config, exit), --log-level L.
  * `usage` is the first line of --help ("marketflow-api [--port <N>] [--config <file>]").
  * Errors are printed to stderr as one line prefixed with the program name. */
-mf_cli_result mf_config_cli(mf_config *cfg, int argc, char **argv, const char *usage,
-                            const mf_cli_flag *flags, void *ctx);
+mf_cli_result mf_config_cli(mf_config *cfg,
+                            int argc,
+                            char **argv,
+                            const char *usage,
+                            const mf_cli_flag *flags,
+                            void *ctx);
 
 /* ---- endpoint lists: "exchange1=127.0.0.1:40101,exchange2=..." -------------------------- */
 
@@ -168,8 +177,8 @@ typedef struct mf_endpoint {
 
 /* Parses an endpoint list into out[max]. Returns MF_OK and sets *n, or MF_ERR_CONFIG with a
  * one-line reason in err. Duplicated names are rejected. */
-mf_status mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err,
-                             size_t errlen);
+mf_status
+mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err, size_t errlen);
 
 const char *mf_mode_str(mf_mode m);
 int mf_mode_parse(const char *s, mf_mode *out); /* "live" / "test" -> 0; else -1 */

@@ -39,21 +39,26 @@ void mf_log_set_stream(FILE *f);
 
 /* Formats one line into `buf` (at most `size` bytes, NUL-terminated, with the trailing newline)
  * for a given wall-clock time in ms. Returns the length written. Exposed for tests. */
-size_t mf_log_format(char *buf, size_t size, long long now_ms, mf_log_level level,
-                     const char *file, int line, const char *msg);
+size_t mf_log_format(char *buf,
+                     size_t size,
+                     long long now_ms,
+                     mf_log_level level,
+                     const char *file,
+                     int line,
+                     const char *msg);
 
 void mf_log_write(mf_log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Rate-limited warning: logs at most once per `interval_ms` per call site and counts how
  * many were suppressed ("suppressed=N" is appended to the next line that passes). */
-#define mf_log_ratelimited(level, interval_ms, ...)                                     \
-    do {                                                                                \
-        static mf_log_limiter lim__;                                                    \
-        long long sup__;                                                                \
-        if ((level) < mf_log_min_level) break;                                          \
-        if (mf_log_limiter_pass(&lim__, (interval_ms), &sup__))                         \
-            mf_log_write_suppressed((level), __FILE__, __LINE__, sup__, __VA_ARGS__);   \
+#define mf_log_ratelimited(level, interval_ms, ...)                                   \
+    do {                                                                              \
+        static mf_log_limiter lim__;                                                  \
+        long long sup__;                                                              \
+        if ((level) < mf_log_min_level) break;                                        \
+        if (mf_log_limiter_pass(&lim__, (interval_ms), &sup__))                       \
+            mf_log_write_suppressed((level), __FILE__, __LINE__, sup__, __VA_ARGS__); \
     } while (0)
 
 typedef struct mf_log_limiter {
@@ -62,7 +67,11 @@ typedef struct mf_log_limiter {
     int lock;             /* spin flag; taken with atomics */
 } mf_log_limiter;
 int mf_log_limiter_pass(mf_log_limiter *lim, long long interval_ms, long long *suppressed);
-void mf_log_write_suppressed(mf_log_level level, const char *file, int line, long long suppressed,
-                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void mf_log_write_suppressed(mf_log_level level,
+                             const char *file,
+                             int line,
+                             long long suppressed,
+                             const char *fmt,
+                             ...) __attribute__((format(printf, 5, 6)));
 
 #endif

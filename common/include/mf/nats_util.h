@@ -20,6 +20,10 @@ typedef struct mf_nats mf_nats;
 /* Connects (see above). `name` is the connection name shown by the server. MF_ERR_CLOSED
  * when a stop was requested before it connected; MF_ERR_CONFIG on bad options. */
 mf_status mf_nats_connect(mf_nats **out, const mf_config *cfg, const char *name);
+/* Same, with JetStream options of the caller's (async publish handlers, MaxPending, Wait);
+ * `jo` is copied; NULL means the defaults (Wait 5 s, MaxPending collector.max_inflight). */
+mf_status
+mf_nats_connect_js(mf_nats **out, const mf_config *cfg, const char *name, const jsOptions *jo);
 /* Drains subscriptions (bounded by timeout_ms), flushes, closes. Idempotent. */
 void mf_nats_drain(mf_nats *n, int timeout_ms);
 /* Closes and frees (accepts NULL). */

@@ -20,8 +20,8 @@
 
 typedef enum mf_window { MF_WIN_1S = 0, MF_WIN_1M = 1, MF_WIN_COUNT } mf_window;
 
-int64_t mf_window_ms(mf_window w);            /* 1000, 60000 */
-const char *mf_window_name(mf_window w);      /* "1s", "1m" */
+int64_t mf_window_ms(mf_window w);                  /* 1000, 60000 */
+const char *mf_window_name(mf_window w);            /* "1s", "1m" */
 int mf_window_parse(const char *s, mf_window *out); /* 0 or -1 */
 /* Start of the UTC-aligned bucket holding ts (floor, correct for negative ts too). */
 int64_t mf_window_start(int64_t ts, mf_window w);
@@ -51,7 +51,10 @@ typedef struct mf_rollup {
 
 /* Makes `r` the empty rollup of a key. Names are copied (truncated names are the caller's
  * bug: both come from validated ticks). producer is "" and seq 0. */
-void mf_rollup_init(mf_rollup *r, const char *exchange, const char *symbol, mf_window w,
+void mf_rollup_init(mf_rollup *r,
+                    const char *exchange,
+                    const char *symbol,
+                    mf_window w,
                     int64_t start);
 
 /* Adds one tick. The tick must belong to the rollup's key and bucket (not checked here). */

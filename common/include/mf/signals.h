@@ -7,8 +7,8 @@
 #define MF_SIGNALS_H
 
 void mf_signals_install(void);
-int mf_stop_requested(void);   /* 1 once a stop was asked for */
-void mf_request_stop(void);    /* asks for a stop from code (tests, fatal errors) */
+int mf_stop_requested(void); /* 1 once a stop was asked for */
+void mf_request_stop(void);  /* asks for a stop from code (tests, fatal errors) */
 /* Sleeps up to ms, waking early (within 50 ms) when a stop is requested. Returns 1 if so. */
 int mf_wait_stop(int ms);
 

@@ -52,8 +52,12 @@ const char *mf_reject_str(mf_reject r); /* "json", "missing", "price", ... */
  * Fills symbol, price, ts and the optional fields; leaves exchange and recv_ts alone.
  * The timestamp must lie in [now_ms - max_past_ms, now_ms + max_future_ms]; a bound of 0
  * disables that side. Returns MF_REJECT_NONE or the reason. */
-mf_reject mf_feed_line_parse(const char *line, size_t len, int64_t now_ms, int64_t max_past_ms,
-                             int64_t max_future_ms, mf_tick *out);
+mf_reject mf_feed_line_parse(const char *line,
+                             size_t len,
+                             int64_t now_ms,
+                             int64_t max_past_ms,
+                             int64_t max_future_ms,
+                             mf_tick *out);
 
 /* Formats a double in the shortest form that strtod reads back bit for bit (at most 17
  * significant digits). Returns the length, or -1 if it did not fit. */
@@ -75,7 +79,11 @@ int mf_tick_msg_id(const mf_tick *t, char *buf, size_t size);
 
 /* Total order used for open/close ties: by ts, then id (ticks without id sort first), then
  * price. Returns <0, 0, >0. Order-independent merging depends on this being total. */
-int mf_tick_order(int64_t ts_a, int64_t id_a, double price_a, int64_t ts_b, int64_t id_b,
+int mf_tick_order(int64_t ts_a,
+                  int64_t id_a,
+                  double price_a,
+                  int64_t ts_b,
+                  int64_t id_b,
                   double price_b);
 
 #endif

@@ -12,9 +12,9 @@ void *mf_xrealloc(void *p, size_t n);
 char *mf_xstrdup(const char *s);
 
 /* Invariant check that stays on in release builds. Logs and aborts. */
-#define MF_ASSERT(cond)                                                       \
-    do {                                                                      \
-        if (!(cond)) mf_assert_fail(#cond, __FILE__, __LINE__);               \
+#define MF_ASSERT(cond)                                         \
+    do {                                                        \
+        if (!(cond)) mf_assert_fail(#cond, __FILE__, __LINE__); \
     } while (0)
 void mf_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
