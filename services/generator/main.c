@@ -1,0 +1,156 @@
+/* main.c: marketflow-generator wiring: flags, config, the feed server, the stop sequence.
+ * The generator is a stand-in exchange: it never connects to NATS (see docs/generator.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_server.h"
+#include "gen_stream.h"
+#include "mf/app.h"
+#include "mf/log.h"
+#include "mf/signals.h"
+#include "mf/util.h"
+
+#define TOTALS_EVERY_MS 10000
+
+typedef struct gen_main_opts {
+    gen_options server;
+    int64_t duration_s; /* 0 = until signalled */
+} gen_main_opts;
+
+static int set_key(mf_config *cfg, const char *key, const char *value, char *err, size_t errlen) {
+    char origin[64];
+    snprintf(origin, sizeof(origin), "from --%s", key);
+    return mf_config_set(cfg, "generator", key, value, origin, err, errlen) == MF_OK ? 0 : -1;
+}
+
+static int flag_listen(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "listen", v, err, errlen);
+}
+static int flag_rate(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "rate", v, err, errlen);
+}
+static int flag_interval(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "interval_ms", v, err, errlen);
+}
+static int flag_symbols(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "symbols", v, err, errlen);
+}
+static int flag_seed(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "seed", v, err, errlen);
+}
+static int flag_extended(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "extended", "true", err, errlen);
+}
+static int flag_log(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    return set_key(cfg, "log", v, err, errlen);
+}
+static int flag_faults(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    gen_faults f;
+    if (gen_faults_parse(v, &f, err, errlen) != MF_OK) return -1;
+    return set_key(cfg, "faults", v, err, errlen);
+}
+
+static int flag_count(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    gen_main_opts *o = ctx;
+    if (mf_parse_i64(v, 1, INT64_MAX, &o->server.count) != 0) {
+        snprintf(err, errlen, "--count '%s': expected a whole number >= 1", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int flag_duration(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    gen_main_opts *o = ctx;
+    if (mf_parse_i64(v, 1, 86400 * 365, &o->duration_s) != 0) {
+        snprintf(err, errlen, "--duration '%s': expected whole seconds >= 1", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int flag_buffer(mf_config *cfg, void *ctx, const char *v, char *err, size_t errlen) {
+    gen_main_opts *o = ctx;
+    int64_t b;
+    if (mf_parse_i64(v, 4096, (int64_t)1 << 32, &b) != 0) {
+        snprintf(err, errlen, "--client-buffer '%s': expected bytes in 4096..4294967296", v);
+        return -1;
+    }
+    o->server.client_buffer = (size_t)b;
+    return 0;
+}
+
+static const mf_cli_flag FLAGS[] = {
+    {"--listen", "LIST", "feeds: name=host:port,... (generator.listen)", flag_listen},
+    {"--rate", "N", "lines/s per feed; 0 = one per symbol every interval (generator.rate)",
+     flag_rate},
+    {"--interval-ms", "MS", "round interval when rate is 0 (generator.interval_ms)", flag_interval},
+    {"--symbols", "LIST", "SYM[:price],... (generator.symbols)", flag_symbols},
+    {"--seed", "N", "PRNG seed; same seed, same stream (generator.seed)", flag_seed},
+    {"--extended", NULL, "add qty, id and side (generator.extended)", flag_extended},
+    {"--log", "FILE", "write every line sent as '<exchange> <line>' (generator.log)", flag_log},
+    {"--faults", "SPEC", "fault injection, see docs/generator.md (generator.faults)", flag_faults},
+    {"--count", "N", "each feed ends after N lines (then exits once all clients are served)",
+     flag_count},
+    {"--duration", "S", "stop after S seconds, as on SIGTERM", flag_duration},
+    {"--client-buffer", "BYTES", "output held per client before it is dropped (4194304)",
+     flag_buffer},
+    {NULL, NULL, NULL, NULL}};
+
+static const char USAGE[] =
+    "marketflow-generator [--listen LIST] [--rate N] [--seed N] [--count N] [--config FILE]\n"
+    "Simulated exchange feeds (DESIGN section 3): one TCP listener per exchange, one JSON\n"
+    "line per tick, a seeded random walk per exchange, optional fault injection.";
+
+/* Runs until a signal, --duration, or every feed reached --count. */
+static void run(gen_server *srv, int64_t duration_s) {
+    int64_t start = mf_mono_ms(), next_totals = start + TOTALS_EVERY_MS;
+    while (!mf_stop_requested() && !gen_server_done(srv)) {
+        int64_t now = mf_mono_ms();
+        if (duration_s > 0 && now - start >= duration_s * 1000) {
+            mf_log(MF_LOG_INFO, "duration reached s=%lld", (long long)duration_s);
+            break;
+        }
+        if (now >= next_totals) {
+            gen_server_log_totals(srv);
+            next_totals = now + TOTALS_EVERY_MS;
+        }
+        mf_wait_stop(50);
+    }
+}
+
+int main(int argc, char **argv) {
+    gen_main_opts opts = {.server = {.count = 0, .client_buffer = GEN_DEFAULT_CLIENT_BUFFER},
+                          .duration_s = 0};
+    gen_server *srv = NULL;
+    char err[512];
+    mf_status s;
+    mf_app app;
+    int rc = mf_app_init(&app, "generator", argc, argv, USAGE, FLAGS, &opts);
+    if (rc >= 0) return rc;
+
+    s = gen_server_create(&srv, &app.cfg, &opts.server, err, sizeof(err));
+    if (s != MF_OK) {
+        fprintf(stderr, "marketflow-generator: %s\n", err);
+        mf_app_shutdown(&app);
+        return s == MF_ERR_CONFIG ? 2 : 1;
+    }
+    if (gen_server_start(srv) != MF_OK) {
+        fprintf(stderr, "marketflow-generator: cannot start feed threads\n");
+        gen_server_destroy(srv);
+        mf_app_shutdown(&app);
+        return 1;
+    }
+    mf_log(MF_LOG_INFO, "running rate=%d interval_ms=%d seed=%lld extended=%d count=%lld",
+           app.cfg.generator.rate, app.cfg.generator.interval_ms, (long long)app.cfg.generator.seed,
+           app.cfg.generator.extended, (long long)opts.server.count);
+    run(srv, opts.duration_s);
+
+    mf_log(MF_LOG_INFO, "stopping");
+    gen_server_stop(srv);
+    gen_server_log_totals(srv);
+    gen_server_destroy(srv);
+    mf_app_shutdown(&app);
+    mf_log(MF_LOG_INFO, "stopped");
+    return 0;
+}
