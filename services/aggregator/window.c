@@ -1,0 +1,357 @@
+/* window.c: per-worker window state: a key table, open buckets grouped by flush deadline,
+ * the newest tick per key. See window.h for the rules.
+ *
+ * Layout: keys live in an open-addressing table (linear probing, backward-shift deletion) keyed
+ * by exchange and symbol. Each key lists its open buckets (normally one or two 1 s buckets and
+ * one 1 min bucket, so a linear walk is cheapest). Buckets of the same (window, start) share a
+ * slot, and slots are what flushing scans: there are only a handful open at once. */
+#include "window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mf/util.h"
+
+typedef struct agg_key agg_key;
+
+typedef struct agg_bucket {
+    agg_partial p; /* first: the bucket is emitted (and freed) as its partial */
+    agg_key *key;
+    struct agg_bucket *key_next;  /* the key's open buckets */
+    struct agg_bucket *slot_next; /* the buckets of one slot */
+} agg_bucket;
+
+struct agg_key {
+    char exchange[MF_NAME_MAX + 1];
+    char symbol[MF_NAME_MAX + 1];
+    uint64_t hash;
+    agg_bucket *buckets;
+    size_t nbuckets;
+    mf_tick latest;
+    int has_latest;
+    int in_dirty;
+    agg_key *dirty_next;
+    int64_t last_pub_ms;
+    int64_t last_seen_ms;
+};
+
+typedef struct agg_slot {
+    mf_window win;
+    int64_t start;
+    int64_t deadline;
+    agg_bucket *head;
+} agg_slot;
+
+struct agg_windows {
+    agg_window_cfg cfg;
+    agg_key **table; /* open addressing; NULL = empty */
+    size_t cap, nkeys;
+    agg_slot *slots;
+    size_t nslots, slots_cap, last_slot;
+    agg_key *dirty;
+    size_t open;
+    size_t pending_ticks;
+};
+
+#define NEVER (INT64_MIN / 4)
+
+void agg_partial_free(agg_partial *p) {
+    if (p == NULL) return;
+    free(p->acks);
+    free(p); /* p is the first member of its agg_bucket */
+}
+
+mf_status agg_windows_create(agg_windows **out, const agg_window_cfg *cfg) {
+    agg_windows *w;
+    if (out == NULL || cfg == NULL) return MF_ERR_INVALID_ARG;
+    w = mf_xcalloc(1, sizeof(*w));
+    w->cfg = *cfg;
+    w->cap = 64;
+    w->table = mf_xcalloc(w->cap, sizeof(agg_key *));
+    *out = w;
+    return MF_OK;
+}
+
+void agg_windows_destroy(agg_windows *w) {
+    if (w == NULL) return;
+    for (size_t i = 0; i < w->nslots; i++) {
+        agg_bucket *b = w->slots[i].head;
+        while (b) {
+            agg_bucket *next = b->slot_next;
+            agg_partial_free(&b->p);
+            b = next;
+        }
+    }
+    for (size_t i = 0; i < w->cap; i++) free(w->table[i]);
+    free(w->table);
+    free(w->slots);
+    free(w);
+}
+
+/* ---- key table ------------------------------------------------------------------------- */
+
+static uint64_t key_hash(const char *exchange, const char *symbol) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)exchange; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL; /* separator: no valid name byte */
+    for (const unsigned char *p = (const unsigned char *)symbol; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void table_grow(agg_windows *w) {
+    size_t ncap = w->cap * 2;
+    agg_key **nt = mf_xcalloc(ncap, sizeof(agg_key *));
+    for (size_t i = 0; i < w->cap; i++) {
+        agg_key *k = w->table[i];
+        if (k == NULL) continue;
+        size_t j = k->hash & (ncap - 1);
+        while (nt[j]) j = (j + 1) & (ncap - 1);
+        nt[j] = k;
+    }
+    free(w->table);
+    w->table = nt;
+    w->cap = ncap;
+}
+
+static agg_key *key_get(agg_windows *w, const mf_tick *t, int64_t now_ms) {
+    uint64_t h = key_hash(t->exchange, t->symbol);
+    size_t i = h & (w->cap - 1);
+    agg_key *k;
+    for (; (k = w->table[i]) != NULL; i = (i + 1) & (w->cap - 1)) {
+        if (k->hash == h && strcmp(k->symbol, t->symbol) == 0 &&
+            strcmp(k->exchange, t->exchange) == 0)
+            return k;
+    }
+    k = mf_xcalloc(1, sizeof(*k));
+    memcpy(k->exchange, t->exchange, sizeof(k->exchange));
+    memcpy(k->symbol, t->symbol, sizeof(k->symbol));
+    k->hash = h;
+    k->last_pub_ms = NEVER;
+    k->last_seen_ms = now_ms;
+    w->table[i] = k;
+    if (++w->nkeys * 2 > w->cap) table_grow(w);
+    return k;
+}
+
+/* Removes k from the table (backward-shift deletion keeps probe chains intact) and frees it. */
+static void key_delete(agg_windows *w, agg_key *k) {
+    size_t mask = w->cap - 1, i = k->hash & mask;
+    while (w->table[i] != k) i = (i + 1) & mask;
+    for (size_t j = (i + 1) & mask; w->table[j] != NULL; j = (j + 1) & mask) {
+        size_t home = w->table[j]->hash & mask;
+        /* Move j back into the hole i when its home does not lie in (i, j]. */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            w->table[i] = w->table[j];
+            i = j;
+        }
+    }
+    w->table[i] = NULL;
+    w->nkeys--;
+    free(k);
+}
+
+/* ---- slots and buckets ----------------------------------------------------------------- */
+
+static agg_slot *slot_get(agg_windows *w, mf_window win, int64_t start) {
+    agg_slot *s;
+    if (w->last_slot < w->nslots) {
+        s = &w->slots[w->last_slot];
+        if (s->win == win && s->start == start) return s;
+    }
+    for (size_t i = w->nslots; i-- > 0;) {
+        s = &w->slots[i];
+        if (s->win == win && s->start == start) {
+            w->last_slot = i;
+            return s;
+        }
+    }
+    if (w->nslots == w->slots_cap) {
+        w->slots_cap = w->slots_cap ? w->slots_cap * 2 : 16;
+        w->slots = mf_xrealloc(w->slots, w->slots_cap * sizeof(agg_slot));
+    }
+    s = &w->slots[w->nslots];
+    s->win = win;
+    s->start = start;
+    s->deadline = start + mf_window_ms(win) + w->cfg.grace_ms[win];
+    s->head = NULL;
+    w->last_slot = w->nslots++;
+    return s;
+}
+
+static agg_bucket *bucket_find(agg_key *k, mf_window win, int64_t start) {
+    for (agg_bucket *b = k->buckets; b; b = b->key_next)
+        if (b->p.r.start == start && b->p.r.window == win) return b;
+    return NULL;
+}
+
+/* Opens a bucket. It is a correction when its deadline has passed already. */
+static agg_bucket *
+bucket_open(agg_windows *w, agg_key *k, mf_window win, int64_t start, int64_t now_ms) {
+    agg_slot *s = slot_get(w, win, start);
+    agg_bucket *b = mf_xcalloc(1, sizeof(*b));
+    mf_rollup_init(&b->p.r, k->exchange, k->symbol, win, start);
+    b->p.correction = now_ms >= s->deadline;
+    b->key = k;
+    b->key_next = k->buckets;
+    k->buckets = b;
+    k->nbuckets++;
+    b->slot_next = s->head;
+    s->head = b;
+    w->open++;
+    return b;
+}
+
+static void bucket_unlink(agg_windows *w, agg_bucket *b) {
+    agg_bucket **pp = &b->key->buckets;
+    while (*pp != b) pp = &(*pp)->key_next;
+    *pp = b->key_next;
+    b->key->nbuckets--;
+    b->key_next = b->slot_next = NULL;
+    w->open--;
+}
+
+static void acks_append(agg_partial *p, const char *ack) {
+    size_t n = strlen(ack) + 1;
+    if (p->acks_len + n > p->acks_cap) {
+        size_t cap = p->acks_cap ? p->acks_cap * 2 : 256;
+        while (cap < p->acks_len + n) cap *= 2;
+        p->acks = mf_xrealloc(p->acks, cap);
+        p->acks_cap = cap;
+    }
+    memcpy(p->acks + p->acks_len, ack, n);
+    p->acks_len += n;
+    p->nacks++;
+}
+
+/* ---- public operations ----------------------------------------------------------------- */
+
+static void latest_update(agg_windows *w, agg_key *k, const mf_tick *t) {
+    if (k->has_latest && mf_tick_order(t->ts, t->has_id ? t->id : -1, t->price, k->latest.ts,
+                                       k->latest.has_id ? k->latest.id : -1, k->latest.price) <= 0)
+        return;
+    k->latest = *t;
+    k->has_latest = 1;
+    if (!k->in_dirty) {
+        k->in_dirty = 1;
+        k->dirty_next = w->dirty;
+        w->dirty = k;
+    }
+}
+
+agg_add_result agg_windows_add(agg_windows *w, const mf_tick *t, const char *ack, int64_t now_ms) {
+    int64_t start;
+    agg_key *k;
+    agg_bucket *b;
+    if (t->ts < now_ms - w->cfg.max_lateness_ms) return AGG_ADD_REJECT_OLD;
+    if (t->ts > now_ms + w->cfg.max_skew_ms) return AGG_ADD_REJECT_AHEAD;
+    k = key_get(w, t, now_ms);
+    k->last_seen_ms = now_ms;
+    start = mf_window_start(t->ts, MF_WIN_1S);
+    b = bucket_find(k, MF_WIN_1S, start);
+    if (b == NULL) b = bucket_open(w, k, MF_WIN_1S, start, now_ms);
+    mf_rollup_add(&b->p.r, t);
+    if (ack != NULL && ack[0] != '\0') {
+        acks_append(&b->p, ack);
+        w->pending_ticks++;
+    }
+    latest_update(w, k, t);
+    return b->p.correction ? AGG_ADD_CORRECTION : AGG_ADD_OK;
+}
+
+/* A flushed 1 s partial goes into its key's 1 min bucket (opened, as a correction if due). */
+static void merge_into_minute(agg_windows *w, agg_bucket *b, int64_t now_ms) {
+    int64_t mstart = mf_window_start(b->p.r.start, MF_WIN_1M);
+    agg_bucket *m = bucket_find(b->key, MF_WIN_1M, mstart);
+    mf_rollup as_minute = b->p.r; /* merging needs equal keys: relabel a copy */
+    mf_status s;
+    if (m == NULL) m = bucket_open(w, b->key, MF_WIN_1M, mstart, now_ms);
+    as_minute.window = MF_WIN_1M;
+    as_minute.start = mstart;
+    s = mf_rollup_merge(&m->p.r, &as_minute);
+    MF_ASSERT(s == MF_OK);
+}
+
+static size_t flush_slot(agg_windows *w, agg_slot s, int64_t now_ms, agg_emit_fn emit, void *ctx) {
+    size_t n = 0;
+    agg_bucket *b = s.head;
+    while (b) {
+        agg_bucket *next = b->slot_next;
+        bucket_unlink(w, b);
+        if (s.win == MF_WIN_1S) merge_into_minute(w, b, now_ms);
+        w->pending_ticks -= b->p.nacks;
+        emit(&b->p, ctx);
+        n++;
+        b = next;
+    }
+    return n;
+}
+
+static size_t
+flush_window(agg_windows *w, mf_window win, int64_t now_ms, int force, agg_emit_fn emit, void *ctx) {
+    size_t n = 0;
+    for (size_t i = 0; i < w->nslots;) {
+        agg_slot s = w->slots[i];
+        if (s.win != win || (!force && now_ms < s.deadline)) {
+            i++;
+            continue;
+        }
+        w->slots[i] = w->slots[--w->nslots]; /* taken out before its buckets move on */
+        n += flush_slot(w, s, now_ms, emit, ctx);
+    }
+    w->last_slot = 0;
+    return n;
+}
+
+size_t agg_windows_flush(agg_windows *w, int64_t now_ms, int force, agg_emit_fn emit, void *ctx) {
+    size_t n = flush_window(w, MF_WIN_1S, now_ms, force, emit, ctx);
+    return n + flush_window(w, MF_WIN_1M, now_ms, force, emit, ctx);
+}
+
+size_t agg_windows_latest(agg_windows *w, int64_t now_ms, int force, agg_latest_fn fn, void *ctx) {
+    size_t n = 0;
+    agg_key **pp = &w->dirty;
+    while (*pp) {
+        agg_key *k = *pp;
+        if (force || now_ms - k->last_pub_ms >= w->cfg.latest_interval_ms) {
+            fn(&k->latest, ctx);
+            k->last_pub_ms = now_ms;
+            k->in_dirty = 0;
+            *pp = k->dirty_next;
+            k->dirty_next = NULL;
+            n++;
+        } else {
+            pp = &k->dirty_next;
+        }
+    }
+    return n;
+}
+
+size_t agg_windows_expire(agg_windows *w, int64_t now_ms) {
+    size_t n = 0, i = 0;
+    /* Deleting shifts entries backwards, so re-examine slot i after a deletion. */
+    while (i < w->cap) {
+        agg_key *k = w->table[i];
+        if (k && k->nbuckets == 0 && !k->in_dirty &&
+            now_ms - k->last_seen_ms >= w->cfg.idle_expiry_ms) {
+            key_delete(w, k);
+            n++;
+            continue;
+        }
+        i++;
+    }
+    return n;
+}
+
+size_t agg_windows_keys(const agg_windows *w) {
+    return w->nkeys;
+}
+
+size_t agg_windows_open(const agg_windows *w) {
+    return w->open;
+}
+
+size_t agg_windows_pending_ticks(const agg_windows *w) {
+    return w->pending_ticks;
+}

@@ -1,0 +1,422 @@
+/* worker.c: one aggregator worker: its windows, the publishing of its partials and the acks
+ * of the ticks they cover.
+ *
+ * Thread model: the worker thread owns its agg_windows and its list of publishes waiting for a
+ * PubAck. It pops tick batches from its queue, and every cycle (20 ms) flushes due partials,
+ * publishes the conflated latest, retries publishes without PubAck, and expires idle keys.
+ * Each worker has its own JetStream context: nats.c calls on_puback on that context's reply
+ * thread, which only records (seq, ok) under a mutex; the worker then acks the ticks of that
+ * partial (natsMsg_Ack's "+ACK" to each reply subject) or publishes it again (same Nats-Msg-Id,
+ * so the stream stores it once). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator_internal.h"
+#include "mf/log.h"
+#include "mf/util.h"
+
+#define CYCLE_MS 20
+#define RETRY_AFTER_MS 5000
+#define STOP_WAIT_MS 10000
+#define PUB_MAX_PENDING 65536
+
+/* A partial published (or to publish) and the ticks to ack once it is stored. */
+typedef struct agg_pub {
+    uint64_t seq;
+    int done;
+    int64_t sent_ms; /* monotonic; 0 = not sent yet */
+    char subject[160];
+    char *json;
+    size_t json_len;
+    char *acks;
+    size_t nacks;
+} agg_pub;
+
+typedef struct agg_done {
+    uint64_t seq;
+    int ok;
+} agg_done;
+
+struct agg_worker {
+    agg_shared *sh;
+    int index;
+    pthread_t thread;
+    mf_queue *q;
+    agg_windows *win;
+    jsCtx *js;
+    /* Completions from the PubAck thread. */
+    pthread_mutex_t mu;
+    agg_done *done;
+    size_t ndone, done_cap;
+    /* Publishes waiting for a PubAck, in seq order: pend[head .. head+count). */
+    agg_pub **pend;
+    size_t head, count, cap;
+    int64_t next_cycle, next_slow;
+    atomic_llong keys, open;
+};
+
+/* ---- batches --------------------------------------------------------------------------- */
+
+agg_batch *agg_batch_new(size_t cap) {
+    agg_batch *b = mf_xcalloc(1, sizeof(*b));
+    b->cap = cap;
+    b->items = mf_xmalloc(cap * sizeof(agg_item));
+    return b;
+}
+
+void agg_batch_free(agg_batch *b) {
+    if (b == NULL) return;
+    free(b->items);
+    free(b->arena);
+    free(b);
+}
+
+void agg_batch_push(agg_batch *b, const mf_tick *t, const char *ack, size_t ack_len) {
+    agg_item *it;
+    if (b->n == b->cap) {
+        b->cap *= 2;
+        b->items = mf_xrealloc(b->items, b->cap * sizeof(agg_item));
+    }
+    it = &b->items[b->n++];
+    it->tick = *t;
+    it->ack_off = UINT32_MAX;
+    if (ack == NULL || ack_len == 0) return;
+    if (b->alen + ack_len + 1 > b->acap) {
+        size_t cap = b->acap ? b->acap * 2 : 16384;
+        while (cap < b->alen + ack_len + 1) cap *= 2;
+        b->arena = mf_xrealloc(b->arena, cap);
+        b->acap = cap;
+    }
+    memcpy(b->arena + b->alen, ack, ack_len);
+    b->arena[b->alen + ack_len] = '\0';
+    it->ack_off = (uint32_t)b->alen;
+    b->alen += ack_len + 1;
+}
+
+/* ---- acks and PubAcks ------------------------------------------------------------------ */
+
+void agg_ack_subject(agg_shared *sh, const char *subject) {
+    natsConnection_Publish(sh->nc, subject, "+ACK", 4);
+}
+
+static void ack_all(agg_worker *w, const char *acks, size_t nacks) {
+    const char *p = acks;
+    for (size_t i = 0; i < nacks; i++) {
+        agg_ack_subject(w->sh, p);
+        p += strlen(p) + 1;
+    }
+    atomic_fetch_add(w->sh->c.acked, (long long)nacks);
+    atomic_fetch_sub(w->sh->c.pending_acks, (long long)nacks);
+}
+
+/* nats.c's PubAck thread: record the outcome for the worker, nothing else. */
+static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
+    agg_worker *w = closure;
+    const char *id = NULL, *colon;
+    agg_done d;
+    (void)js;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
+        (colon = strrchr(id, ':')) != NULL) {
+        d.seq = strtoull(colon + 1, NULL, 10);
+        d.ok = pa != NULL && pae == NULL;
+        pthread_mutex_lock(&w->mu);
+        if (w->ndone == w->done_cap) {
+            w->done_cap = w->done_cap ? w->done_cap * 2 : 1024;
+            w->done = mf_xrealloc(w->done, w->done_cap * sizeof(agg_done));
+        }
+        w->done[w->ndone++] = d;
+        pthread_mutex_unlock(&w->mu);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static void pub_free(agg_pub *p) {
+    if (p == NULL) return;
+    free(p->json);
+    free(p->acks);
+    free(p);
+}
+
+static void pub_send(agg_worker *w, agg_pub *p) {
+    char id[96];
+    natsMsg *m = NULL;
+    natsStatus ns;
+    snprintf(id, sizeof(id), "%s:%" PRIu64, w->sh->producer, p->seq);
+    ns = natsMsg_Create(&m, p->subject, NULL, p->json, (int)p->json_len);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+    if (ns == NATS_OK) {
+        if (w->js != NULL)
+            ns = js_PublishMsgAsync(w->js, &m, NULL);
+        else
+            ns = natsConnection_PublishMsg(w->sh->nc, m);
+    }
+    natsMsg_Destroy(m);
+    p->sent_ms = mf_mono_ms();
+    if (ns != NATS_OK) {
+        p->sent_ms = 0;
+        atomic_fetch_add(w->sh->c.publish_errors, 1);
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "rollup publish failed subject=%s: %s", p->subject,
+                           natsStatus_GetText(ns));
+    }
+}
+
+static agg_pub *pend_find(agg_worker *w, uint64_t seq) {
+    size_t lo = 0, hi = w->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        agg_pub *p = w->pend[w->head + mid];
+        if (p->seq == seq) return p;
+        if (p->seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void pend_push(agg_worker *w, agg_pub *p) {
+    if (w->head + w->count == w->cap) {
+        if (w->head > w->cap / 2) {
+            memmove(w->pend, w->pend + w->head, w->count * sizeof(agg_pub *));
+            w->head = 0;
+        } else {
+            w->cap = w->cap ? w->cap * 2 : 1024;
+            w->pend = mf_xrealloc(w->pend, w->cap * sizeof(agg_pub *));
+        }
+    }
+    w->pend[w->head + w->count++] = p;
+}
+
+static void pend_trim(agg_worker *w) {
+    while (w->count > 0 && w->pend[w->head]->done) {
+        pub_free(w->pend[w->head]);
+        w->head++;
+        w->count--;
+    }
+    if (w->count == 0) w->head = 0;
+}
+
+/* Applies the PubAcks recorded since the last call. Returns how many. */
+static size_t drain_completions(agg_worker *w) {
+    agg_done *list;
+    size_t n;
+    pthread_mutex_lock(&w->mu);
+    list = w->done;
+    n = w->ndone;
+    w->done = NULL;
+    w->ndone = w->done_cap = 0;
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < n; i++) {
+        agg_pub *p = pend_find(w, list[i].seq);
+        if (p == NULL || p->done) continue; /* a PubAck for a publish sent twice */
+        if (!list[i].ok) {
+            atomic_fetch_add(w->sh->c.publish_errors, 1);
+            p->sent_ms = 0; /* sent again by retry_pending */
+            continue;
+        }
+        ack_all(w, p->acks, p->nacks);
+        p->done = 1;
+    }
+    free(list);
+    pend_trim(w);
+    return n;
+}
+
+/* Publishes again what failed or got no PubAck for RETRY_AFTER_MS. */
+static void retry_pending(agg_worker *w, int64_t mono) {
+    for (size_t i = 0; i < w->count; i++) {
+        agg_pub *p = w->pend[w->head + i];
+        if (p->done || (p->sent_ms != 0 && mono - p->sent_ms < RETRY_AFTER_MS)) continue;
+        atomic_fetch_add(w->sh->c.republished, 1);
+        pub_send(w, p);
+    }
+}
+
+/* ---- emitting partials and latest ------------------------------------------------------ */
+
+static void on_partial(agg_partial *part, void *ctx) {
+    agg_worker *w = ctx;
+    agg_shared *sh = w->sh;
+    agg_pub *p = mf_xcalloc(1, sizeof(*p));
+    mf_rollup *r = &part->r;
+    p->seq = atomic_fetch_add(&sh->seq, 1);
+    snprintf(r->producer, sizeof(r->producer), "%s", sh->producer);
+    r->seq = p->seq;
+    snprintf(p->subject, sizeof(p->subject), "%s.rollups.%s.%s.%s", sh->prefix,
+             mf_window_name(r->window), r->exchange, r->symbol);
+    p->json = mf_rollup_to_json(r, &p->json_len);
+    MF_ASSERT(p->json != NULL);
+    p->acks = part->acks;
+    p->nacks = part->nacks;
+    part->acks = NULL;
+    atomic_fetch_add(sh->c.rollups_out[r->window], 1);
+    if (part->correction) atomic_fetch_add(sh->c.late_corrections, 1);
+    agg_partial_free(part);
+    pub_send(w, p);
+    if (w->js == NULL) { /* core: fire and forget, nothing to ack */
+        pub_free(p);
+        return;
+    }
+    pend_push(w, p);
+}
+
+static void on_latest(const mf_tick *t, void *ctx) {
+    agg_worker *w = ctx;
+    char subject[160], buf[512];
+    int n = mf_tick_to_json(t, buf, sizeof(buf));
+    if (n < 0) return;
+    snprintf(subject, sizeof(subject), "%s.latest.%s.%s", w->sh->prefix, t->exchange, t->symbol);
+    if (natsConnection_Publish(w->sh->nc, subject, buf, n) == NATS_OK)
+        atomic_fetch_add(w->sh->c.latest_out, 1);
+}
+
+/* ---- the worker thread ----------------------------------------------------------------- */
+
+static void process_batch(agg_worker *w, agg_batch *b, int64_t now_ms) {
+    agg_counters *c = &w->sh->c;
+    long long late = 0, held = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const agg_item *it = &b->items[i];
+        const char *ack = it->ack_off == UINT32_MAX ? NULL : b->arena + it->ack_off;
+        agg_add_result r = agg_windows_add(w->win, &it->tick, ack, now_ms);
+        switch (r) {
+        case AGG_ADD_OK: break;
+        case AGG_ADD_CORRECTION: late++; break;
+        case AGG_ADD_REJECT_OLD: atomic_fetch_add(c->rejected_old, 1); break;
+        case AGG_ADD_REJECT_AHEAD: atomic_fetch_add(c->rejected_ahead, 1); break;
+        }
+        if (r == AGG_ADD_REJECT_OLD || r == AGG_ADD_REJECT_AHEAD) {
+            mf_log_ratelimited(MF_LOG_WARN, 5000,
+                               "tick rejected reason=%s exchange=%s symbol=%s ts=%" PRId64,
+                               r == AGG_ADD_REJECT_OLD ? "old" : "ahead", it->tick.exchange,
+                               it->tick.symbol, it->tick.ts);
+            if (ack) agg_ack_subject(w->sh, ack); /* never redeliver what we will never use */
+        } else if (ack) {
+            held++;
+        }
+    }
+    atomic_fetch_add(c->ticks_in, (long long)b->n);
+    if (late) atomic_fetch_add(c->late_ticks, late);
+    if (held) atomic_fetch_add(c->pending_acks, held);
+}
+
+static void cycle(agg_worker *w, int force) {
+    int64_t now = mf_now_ms(), mono = mf_mono_ms();
+    agg_windows_flush(w->win, now, force, on_partial, w);
+    agg_windows_latest(w->win, now, force, on_latest, w);
+    if (force || mono >= w->next_slow) {
+        w->next_slow = mono + 1000;
+        agg_windows_expire(w->win, now);
+        retry_pending(w, mono);
+    }
+    atomic_store(&w->keys, (long long)agg_windows_keys(w->win));
+    atomic_store(&w->open, (long long)agg_windows_open(w->win));
+}
+
+/* Stop: flush everything, then wait (bounded) for the PubAcks and ack. */
+static void finish(agg_worker *w) {
+    int64_t end;
+    cycle(w, 1);
+    end = mf_mono_ms() + STOP_WAIT_MS;
+    while (w->count > 0 && mf_mono_ms() < end) {
+        if (drain_completions(w) == 0) mf_sleep_ms(5);
+        retry_pending(w, mf_mono_ms());
+    }
+    if (w->count > 0)
+        mf_log(MF_LOG_WARN,
+               "stop: partials without PubAck worker=%d pending=%zu (their ticks are "
+               "redelivered)",
+               w->index, w->count);
+}
+
+static void *worker_main(void *arg) {
+    agg_worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "agg-worker-%d", w->index);
+    mf_thread_name(name);
+    for (;;) {
+        void *item = NULL;
+        mf_status s = mf_queue_pop(w->q, &item, CYCLE_MS);
+        if (s == MF_OK) {
+            process_batch(w, item, mf_now_ms());
+            agg_batch_free(item);
+        }
+        drain_completions(w);
+        if (s == MF_ERR_CLOSED) break;
+        if (mf_mono_ms() >= w->next_cycle) {
+            w->next_cycle = mf_mono_ms() + CYCLE_MS;
+            cycle(w, 0);
+        }
+    }
+    finish(w);
+    return NULL;
+}
+
+static mf_status worker_js(agg_worker *w) {
+    jsOptions jo;
+    natsStatus ns;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
+    jo.PublishAsync.AckHandler = on_puback;
+    jo.PublishAsync.AckHandlerClosure = w;
+    ns = natsConnection_JetStream(&w->js, w->sh->nc, &jo);
+    return ns == NATS_OK ? MF_OK : mf_nats_fail(ns, "worker jetstream context");
+}
+
+mf_status agg_worker_start(agg_worker **out, agg_shared *sh, int index) {
+    agg_worker *w = mf_xcalloc(1, sizeof(*w));
+    mf_status s;
+    w->sh = sh;
+    w->index = index;
+    pthread_mutex_init(&w->mu, NULL);
+    s = mf_queue_create(&w->q, 64);
+    if (s == MF_OK) s = agg_windows_create(&w->win, &sh->wcfg);
+    if (s == MF_OK && sh->jetstream) s = worker_js(w);
+    if (s == MF_OK && pthread_create(&w->thread, NULL, worker_main, w) != 0) s = MF_ERR;
+    if (s != MF_OK) {
+        agg_windows_destroy(w->win);
+        mf_queue_destroy(w->q);
+        jsCtx_Destroy(w->js);
+        free(w);
+        return s;
+    }
+    *out = w;
+    return MF_OK;
+}
+
+mf_status agg_worker_push(agg_worker *w, agg_batch *b, int timeout_ms) {
+    return mf_queue_push(w->q, b, timeout_ms);
+}
+
+void agg_worker_close(agg_worker *w) {
+    if (w) mf_queue_close(w->q);
+}
+
+void agg_worker_join(agg_worker *w) {
+    if (w == NULL) return;
+    mf_queue_close(w->q);
+    pthread_join(w->thread, NULL);
+    /* After destroy, PubAcks still due are dropped and their ticks redelivered after AckWait.
+     * One may be in its handler right now, so with publishes outstanding the worker (the
+     * handler's closure) is left allocated: the process is about to exit anyway. */
+    jsCtx_Destroy(w->js);
+    if (w->count > 0) return;
+    for (size_t i = 0; i < w->count; i++) pub_free(w->pend[w->head + i]);
+    free(w->pend);
+    free(w->done);
+    agg_windows_destroy(w->win);
+    mf_queue_destroy(w->q);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+long long agg_worker_keys(agg_worker *w) {
+    return atomic_load(&w->keys);
+}
+
+long long agg_worker_open(agg_worker *w) {
+    return atomic_load(&w->open);
+}
