@@ -1,0 +1,197 @@
+/* engine.c: price answers (see engine.h). */
+#include "engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "agg.h"
+#include "mf/util.h"
+#include "period.h"
+#include "plan.h"
+
+void api_engine_init(api_engine *e,
+                     api_store *redis,
+                     api_store *pg,
+                     api_latest_map *latest,
+                     int64_t settle_ms,
+                     int64_t retention_ms) {
+    memset(e, 0, sizeof(*e));
+    e->redis = redis;
+    e->pg = pg;
+    e->latest = latest;
+    e->settle_ms = settle_ms;
+    e->retention_ms = retention_ms;
+    pthread_rwlock_init(&e->lock, NULL);
+}
+
+void api_engine_cleanup(api_engine *e) {
+    pthread_rwlock_destroy(&e->lock);
+}
+
+void api_engine_set_known(api_engine *e, const api_names *known) {
+    pthread_rwlock_wrlock(&e->lock);
+    e->known = *known;
+    pthread_rwlock_unlock(&e->lock);
+}
+
+void api_engine_known(api_engine *e, api_names *out) {
+    pthread_rwlock_rdlock(&e->lock);
+    *out = e->known;
+    pthread_rwlock_unlock(&e->lock);
+}
+
+json_t *api_error_json(const char *msg) {
+    return json_pack("{s:s}", "error", msg);
+}
+
+static int fail(json_t **body, int status, const char *msg) {
+    *body = api_error_json(msg);
+    return status;
+}
+
+/* Fills `exs` with the exchanges to read: every known one, or the one asked for (its known
+ * spelling). Returns 0, or 400 with an error body. */
+static int resolve(api_engine *e, const api_route *rt, api_names *exs, json_t **body) {
+    api_names known;
+    char msg[1024];
+    size_t k;
+    int i;
+    api_engine_known(e, &known);
+    memset(exs, 0, sizeof(*exs));
+    if (rt->exchange[0] == '\0') {
+        *exs = known;
+        return 0;
+    }
+    i = api_names_find(&known, rt->exchange);
+    if (i >= 0) {
+        api_names_add(exs, known.name[i]);
+        return 0;
+    }
+    k = (size_t)snprintf(msg, sizeof(msg), "unknown exchange '%s'; known: all", rt->exchange);
+    for (i = 0; i < known.n && k < sizeof(msg); i++)
+        k += (size_t)snprintf(msg + k, sizeof(msg) - k, ", %s", known.name[i]);
+    return fail(body, 400, msg);
+}
+
+static const char *exchange_label(const api_route *rt, const api_names *exs) {
+    return rt->exchange[0] ? exs->name[0] : "all";
+}
+
+static int answer_latest(api_engine *e, const api_route *rt, const api_names *exs, json_t **body) {
+    api_query q = {.symbol = rt->symbol, .exchanges = exs, .all = rt->exchange[0] == '\0'};
+    api_latest l;
+    const char *source = NULL;
+    int failures = 0;
+    char msg[256];
+    memset(&l, 0, sizeof(l));
+    if (e->latest && api_latest_map_get(e->latest, rt->symbol, exs, &l)) source = "bus";
+    for (int i = 0; i < 2 && source == NULL; i++) {
+        api_store *s = i == 0 ? e->redis : e->pg;
+        mf_status st = s ? s->latest(s, &q, &l) : MF_ERR_DB;
+        if (st == MF_OK) source = s->name;
+        failures += st != MF_OK && st != MF_ERR_NOT_FOUND;
+    }
+    if (source == NULL && failures == 2)
+        return fail(body, 503,
+                    "neither the cache (Redis) nor the database (PostgreSQL) is "
+                    "reachable and the bus has no latest price; retry later");
+    if (source == NULL) {
+        snprintf(msg, sizeof(msg), "no price for %s on %s", rt->symbol, exchange_label(rt, exs));
+        return fail(body, 404, msg);
+    }
+    *body = json_pack("{s:s, s:s, s:f, s:I, s:s}", "symbol", rt->symbol, "exchange", l.exchange,
+                      "price", l.price, "timestamp", (json_int_t)l.ts, "source", source);
+    return 200;
+}
+
+/* Reads the planned parts. 0 on success; else marks the failed store down in *in. */
+static int
+read_parts(api_engine *e, const api_plan *p, const api_query *base, api_plan_in *in, api_agg *out) {
+    api_agg rpart, ppart;
+    api_query q = *base;
+    api_agg_init(&rpart);
+    api_agg_init(&ppart);
+    if (p->redis_from < p->redis_to) {
+        q.from = p->redis_from;
+        q.to = p->redis_to;
+        if (e->redis == NULL || e->redis->range(e->redis, &q, NULL, &rpart) != MF_OK) {
+            in->redis_up = 0;
+            return -1;
+        }
+    }
+    if (p->pg_from < p->pg_to) {
+        q.from = p->pg_from;
+        q.to = p->pg_to;
+        if (e->pg == NULL || e->pg->range(e->pg, &q, &rpart.sum, &ppart) != MF_OK) {
+            in->pg_up = 0;
+            return -1;
+        }
+        api_agg_merge(&ppart, &rpart); /* ppart's sum already includes rpart's */
+        *out = ppart;
+        return 0;
+    }
+    *out = rpart;
+    return 0;
+}
+
+static json_t *stat_body(const api_route *rt,
+                         const api_names *exs,
+                         const char *period,
+                         const api_plan *p,
+                         const api_agg *a) {
+    json_t *o;
+    const api_extreme *x = rt->kind == API_R_HIGHEST ? &a->max : &a->min;
+    if (rt->kind == API_R_AVERAGE) {
+        o = json_pack("{s:s, s:s, s:s, s:f, s:I}", "symbol", rt->symbol, "exchange",
+                      exchange_label(rt, exs), "period", period, "price", api_agg_average(a),
+                      "count", (json_int_t)a->count);
+    } else {
+        o = json_pack("{s:s, s:s, s:s, s:f, s:I}", "symbol", rt->symbol, "exchange", x->exchange,
+                      "period", period, "price", x->price, "timestamp", (json_int_t)x->ts);
+    }
+    json_object_set_new(o, "from", json_integer(p->from));
+    json_object_set_new(o, "to", json_integer(p->to));
+    json_object_set_new(o, "source", json_string(p->source));
+    return o;
+}
+
+static int answer_stat(api_engine *e,
+                       const api_route *rt,
+                       const char *period,
+                       const api_names *exs,
+                       int64_t now_ms,
+                       json_t **body) {
+    char err[512];
+    api_plan_in in = {.now_ms = now_ms, .settle_ms = e->settle_ms, .retention_ms = e->retention_ms};
+    api_query q = {.symbol = rt->symbol, .exchanges = exs, .all = rt->exchange[0] == '\0'};
+    api_plan p;
+    api_agg a;
+    if (api_period_parse(period, &in.period_ms, err, sizeof(err)) != 0) return fail(body, 400, err);
+    in.redis_up = e->redis && e->redis->up(e->redis);
+    in.pg_up = e->pg && e->pg->up(e->pg);
+    for (int attempt = 0;; attempt++) {
+        if (api_plan_make(&in, &p, err, sizeof(err)) != 0) return fail(body, 503, err);
+        if (read_parts(e, &p, &q, &in, &a) == 0) break;
+        if (attempt == 2) return fail(body, 503, "the stores failed while answering; retry");
+    }
+    if (a.count == 0) {
+        snprintf(err, sizeof(err), "no data for %s on %s in the last %s (from %lld to %lld)",
+                 rt->symbol, exchange_label(rt, exs), period ? period : API_PERIOD_DEFAULT,
+                 (long long)p.from, (long long)p.to);
+        return fail(body, 404, err);
+    }
+    *body = stat_body(rt, exs, period ? period : API_PERIOD_DEFAULT, &p, &a);
+    return 200;
+}
+
+int api_engine_answer(api_engine *e,
+                      const api_route *rt,
+                      const char *period,
+                      int64_t now_ms,
+                      json_t **body) {
+    api_names exs;
+    int st = resolve(e, rt, &exs, body);
+    if (st != 0) return st;
+    if (rt->kind == API_R_LATEST) return answer_latest(e, rt, &exs, body);
+    return answer_stat(e, rt, period, &exs, now_ms, body);
+}
