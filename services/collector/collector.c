@@ -6,7 +6,7 @@
  *    never touches a socket; closing a set means: raise the feeds' stop flags, join the
  *    readers, close the worker queues, join the workers (they drain what was queued).
  *  - one reader per feed ("rd-<exchange>"): connects through the feed port, retrying forever
- *    with backoff capped at 500 ms (a feed that returns is read again within ~0.6 s), reads
+ *    with backoff capped at 250 ms (a feed that returns is read again within ~0.3 s), reads
  *    into a coll_lines buffer and groups the complete lines of each read into one batch per
  *    worker. The worker is chosen by a hash of the line's symbol, so a feed's per-symbol order
  *    is kept. A batch is pushed into that worker's bounded queue, waiting at most 200 ms;
@@ -37,7 +37,7 @@
 #define READ_TIMEOUT_MS 100
 #define CONNECT_TIMEOUT_MS 500
 #define BACKOFF_BASE_MS 100
-#define BACKOFF_CAP_MS 500
+#define BACKOFF_CAP_MS 250
 #define PUSH_TIMEOUT_MS 200
 #define WORKER_QUEUE_CAP 256
 #define POP_MANY 16
