@@ -1,0 +1,410 @@
+/* pg_sink.c: PostgreSQL adapter of the persister's sink port.
+ *
+ * DESIGN: used by the core thread only (ensure, write, idle); the heartbeat thread reads the
+ * atomics in fill_status. One libpq connection, opened lazily by ensure(): connect, apply
+ * migrations (advisory lock), create the session temp table mf_stage. Any connection
+ * failure drops the connection; the core backs off and calls ensure() + write() again with
+ * the same batch, which is harmless because applied_partials makes every merge idempotent.
+ * Only parameterised SQL and COPY carry data: no value is ever formatted into SQL text. */
+#include "pg_sink.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "migrate.h"
+#include "mf/log.h"
+#include "mf/metrics.h"
+#include "mf/tick.h"
+#include "mf/util.h"
+
+#define PRUNE_EVERY_MS (5 * 60 * 1000)
+#define PRUNE_AGE_S "7200" /* the stream keeps 1 h: no redelivery can be older */
+
+typedef struct pg_sink {
+    char host[MF_CFG_STR], port[16], user[MF_CFG_STR], password[MF_CFG_STR];
+    char dbname[MF_CFG_STR], sslmode[32];
+    char migrations_dir[1024];
+    PGconn *conn;
+    int ready;          /* connected, migrated, temp table created */
+    int down_logged;    /* one "down" line per outage */
+    int64_t next_prune; /* monotonic ms */
+    char *copybuf;
+    size_t copycap;
+    atomic_int connected;
+    atomic_llong *errors;
+    atomic_llong *reconnects;
+    atomic_llong *pruned;
+} pg_sink;
+
+static const char *STAGE_SQL =
+    "CREATE TEMP TABLE IF NOT EXISTS mf_stage ("
+    "producer text, seq bigint, exchange text, pair_name text, minute timestamptz, "
+    "cnt bigint, psum numeric, min_price float8, min_ts bigint, max_price float8, "
+    "max_ts bigint, open_price float8, open_ts bigint, open_id bigint, close_price float8, "
+    "close_ts bigint, close_id bigint, volume numeric, notional numeric) "
+    "ON COMMIT DELETE ROWS";
+
+/* Records the partials (ordered, so two replicas lock in the same order), keeps only those
+ * recorded now, merges them per minute (exact NUMERIC sums; extremes and open/close by the
+ * rules of common/src/rollup.c) and upserts the minute rows. Returns (fresh, rows). */
+static const char *MERGE_SQL =
+    "WITH fresh AS ("
+    " INSERT INTO applied_partials (producer, seq, minute)"
+    " SELECT producer, seq, minute FROM mf_stage ORDER BY producer, seq"
+    " ON CONFLICT DO NOTHING RETURNING producer, seq),"
+    " p AS (SELECT s.* FROM mf_stage s JOIN fresh f ON s.producer = f.producer AND s.seq = f.seq),"
+    " agg AS (SELECT exchange, pair_name, minute,"
+    "  sum(cnt)::bigint AS cnt, sum(psum) AS psum, sum(volume) AS volume,"
+    "  sum(notional) AS notional,"
+    "  (array_agg(min_price ORDER BY min_price, min_ts))[1] AS min_price,"
+    "  (array_agg(min_ts ORDER BY min_price, min_ts))[1] AS min_ts,"
+    "  (array_agg(max_price ORDER BY max_price DESC, max_ts))[1] AS max_price,"
+    "  (array_agg(max_ts ORDER BY max_price DESC, max_ts))[1] AS max_ts,"
+    "  (array_agg(open_price ORDER BY open_ts, open_id, open_price))[1] AS open_price,"
+    "  (array_agg(open_ts ORDER BY open_ts, open_id, open_price))[1] AS open_ts,"
+    "  (array_agg(open_id ORDER BY open_ts, open_id, open_price))[1] AS open_id,"
+    "  (array_agg(close_price ORDER BY close_ts DESC, close_id DESC, close_price DESC))[1]"
+    "   AS close_price,"
+    "  (array_agg(close_ts ORDER BY close_ts DESC, close_id DESC, close_price DESC))[1]"
+    "   AS close_ts,"
+    "  (array_agg(close_id ORDER BY close_ts DESC, close_id DESC, close_price DESC))[1]"
+    "   AS close_id"
+    "  FROM p GROUP BY exchange, pair_name, minute),"
+    " up AS (INSERT INTO aggregated_prices AS t (exchange, pair_name, \"timestamp\","
+    "  average_price, min_price, max_price, tick_count, price_sum, open_price, open_ts,"
+    "  open_id, close_price, close_ts, close_id, min_ts, max_ts, volume, notional,"
+    "  updated_at)"
+    "  SELECT exchange, pair_name, minute, psum::float8 / cnt::float8, min_price,"
+    "  max_price, cnt, psum, open_price, open_ts, open_id, close_price, close_ts, close_id,"
+    "  min_ts, max_ts, volume, notional, now()"
+    "  FROM agg ORDER BY exchange, pair_name, minute"
+    "  ON CONFLICT (exchange, pair_name, \"timestamp\") DO UPDATE SET"
+    "  tick_count = t.tick_count + EXCLUDED.tick_count,"
+    "  price_sum = t.price_sum + EXCLUDED.price_sum,"
+    "  average_price = (t.price_sum + EXCLUDED.price_sum)::float8"
+    "   / (t.tick_count + EXCLUDED.tick_count)::float8,"
+    "  min_price = CASE WHEN (EXCLUDED.min_price, EXCLUDED.min_ts) < (t.min_price, t.min_ts)"
+    "   THEN EXCLUDED.min_price ELSE t.min_price END,"
+    "  min_ts = CASE WHEN (EXCLUDED.min_price, EXCLUDED.min_ts) < (t.min_price, t.min_ts)"
+    "   THEN EXCLUDED.min_ts ELSE t.min_ts END,"
+    "  max_price = CASE WHEN EXCLUDED.max_price > t.max_price OR"
+    "   (EXCLUDED.max_price = t.max_price AND EXCLUDED.max_ts < t.max_ts)"
+    "   THEN EXCLUDED.max_price ELSE t.max_price END,"
+    "  max_ts = CASE WHEN EXCLUDED.max_price > t.max_price OR"
+    "   (EXCLUDED.max_price = t.max_price AND EXCLUDED.max_ts < t.max_ts)"
+    "   THEN EXCLUDED.max_ts ELSE t.max_ts END,"
+    "  open_price = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
+    "   < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_price ELSE t.open_price END,"
+    "  open_id = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
+    "   < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_id ELSE t.open_id END,"
+    "  open_ts = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
+    "   < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_ts ELSE t.open_ts END,"
+    "  close_price = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
+    "   > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_price"
+    "   ELSE t.close_price END,"
+    "  close_id = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
+    "   > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_id ELSE t.close_id END,"
+    "  close_ts = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
+    "   > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_ts ELSE t.close_ts END,"
+    "  volume = t.volume + EXCLUDED.volume,"
+    "  notional = t.notional + EXCLUDED.notional,"
+    "  updated_at = now()"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM up)";
+
+/* ---- COPY rows --------------------------------------------------------------------------- */
+
+int pers_pg_copy_escape(const char *s, char *buf, size_t size) {
+    size_t n = 0;
+    for (; *s; s++) {
+        const char *rep = NULL;
+        char one[2] = {*s, '\0'};
+        switch (*s) {
+        case '\\': rep = "\\\\"; break;
+        case '\t': rep = "\\t"; break;
+        case '\n': rep = "\\n"; break;
+        case '\r': rep = "\\r"; break;
+        default: rep = one;
+        }
+        for (; *rep; rep++) {
+            if (n + 1 >= size) return -1;
+            buf[n++] = *rep;
+        }
+    }
+    if (n >= size) return -1;
+    buf[n] = '\0';
+    return (int)n;
+}
+
+int pers_pg_timestamp(int64_t ms, char *buf, size_t size) {
+    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int msec = (int)(ms - sec * 1000);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    int k;
+    if (gmtime_r(&t, &tm) == NULL) return -1;
+    k = snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
+    return (k < 0 || (size_t)k >= size) ? -1 : k;
+}
+
+#define DEC_MAX 1600 /* mf_xsum_to_decimal of any realistic sum */
+
+int pers_pg_copy_row(const mf_rollup *r, char *buf, size_t size) {
+    char producer[256], minute[48], sum[DEC_MAX], vol[DEC_MAX], notional[DEC_MAX];
+    char mn[32], mx[32], op[32], cl[32];
+    int k;
+    if (pers_pg_copy_escape(r->producer, producer, sizeof(producer)) < 0 ||
+        pers_pg_timestamp(mf_window_start(r->start, MF_WIN_1M), minute, sizeof(minute)) < 0 ||
+        mf_xsum_to_decimal(&r->sum, sum, sizeof(sum)) < 0 ||
+        mf_xsum_to_decimal(&r->volume, vol, sizeof(vol)) < 0 ||
+        mf_xsum_to_decimal(&r->notional, notional, sizeof(notional)) < 0)
+        return -1;
+    snprintf(mn, sizeof(mn), "%.17g", r->min);
+    snprintf(mx, sizeof(mx), "%.17g", r->max);
+    snprintf(op, sizeof(op), "%.17g", r->open);
+    snprintf(cl, sizeof(cl), "%.17g", r->close);
+    k = snprintf(buf, size,
+                 "%s\t%" PRId64 "\t%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64
+                 "\t%s\t%" PRId64 "\t%" PRId64 "\t%s\t%" PRId64 "\t%" PRId64 "\t%s\t%s\n",
+                 producer, (int64_t)r->seq, r->exchange, r->symbol, minute, r->count, sum, mn,
+                 r->min_ts, mx, r->max_ts, op, r->open_ts, r->open_id, cl, r->close_ts, r->close_id,
+                 vol, notional);
+    return (k < 0 || (size_t)k >= size) ? -1 : k;
+}
+
+/* ---- connection ----------------------------------------------------------------------- */
+
+static void drop_conn(pg_sink *p) {
+    if (p->conn) PQfinish(p->conn);
+    p->conn = NULL;
+    p->ready = 0;
+    atomic_store(&p->connected, 0);
+}
+
+/* Logs a failure (the first of an outage as a warning, later ones rate-limited) and
+ * classifies it: MF_ERR_PARSE when the server rejected the data itself (SQLSTATE class 22)
+ * on a healthy connection, else MF_ERR_DB (retry). */
+static mf_status fail(pg_sink *p, PGresult *r, const char *what) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int data_error = state != NULL && strncmp(state, "22", 2) == 0;
+    const char *msg = r ? PQresultErrorMessage(r) : "";
+    if (msg[0] == '\0' && p->conn) msg = PQerrorMessage(p->conn);
+    atomic_fetch_add(p->errors, 1);
+    if (!p->down_logged || data_error) {
+        mf_log(MF_LOG_WARN, "postgres %s failed sqlstate=%s: %.300s", what, state ? state : "-",
+               msg);
+        p->down_logged = 1;
+    } else {
+        mf_log_ratelimited(MF_LOG_WARN, 10000, "postgres %s still failing: %.300s", what, msg);
+    }
+    PQclear(r);
+    if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK) {
+        drop_conn(p);
+        return MF_ERR_DB;
+    }
+    PQclear(PQexec(p->conn, "ROLLBACK"));
+    return data_error ? MF_ERR_PARSE : MF_ERR_DB;
+}
+
+static mf_status exec_cmd(pg_sink *p, const char *sql, ExecStatusType want, const char *what) {
+    PGresult *r = PQexecParams(p->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != want) return fail(p, r, what);
+    PQclear(r);
+    return MF_OK;
+}
+
+static mf_status pg_connect(pg_sink *p) {
+    const char *keys[] = {"host",
+                          "port",
+                          "user",
+                          "password",
+                          "dbname",
+                          "sslmode",
+                          "application_name",
+                          "connect_timeout",
+                          NULL};
+    const char *vals[] = {
+        p->host, p->port, p->user, p->password, p->dbname, p->sslmode, "marketflow-persister",
+        "5",     NULL};
+    int applied = 0;
+    p->conn = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        if (!p->down_logged)
+            mf_log(MF_LOG_WARN, "postgres not reachable host=%s port=%s: %.300s; retrying", p->host,
+                   p->port, PQerrorMessage(p->conn));
+        p->down_logged = 1;
+        atomic_fetch_add(p->errors, 1);
+        drop_conn(p);
+        return MF_ERR_DB;
+    }
+    if (pers_migrate(p->conn, p->migrations_dir, &applied) != MF_OK) {
+        atomic_fetch_add(p->errors, 1);
+        drop_conn(p);
+        return MF_ERR_DB;
+    }
+    if (exec_cmd(p, STAGE_SQL, PGRES_COMMAND_OK, "create stage table") != MF_OK) {
+        drop_conn(p);
+        return MF_ERR_DB;
+    }
+    p->ready = 1;
+    p->down_logged = 0;
+    atomic_store(&p->connected, 1);
+    atomic_fetch_add(p->reconnects, 1);
+    mf_log(MF_LOG_INFO, "postgres connected host=%s port=%s db=%s migrations_applied=%d", p->host,
+           p->port, p->dbname, applied);
+    return MF_OK;
+}
+
+static mf_status pg_ensure(void *impl) {
+    pg_sink *p = impl;
+    if (p->ready && PQstatus(p->conn) == CONNECTION_OK) return MF_OK;
+    drop_conn(p);
+    return pg_connect(p);
+}
+
+static int pg_connected(void *impl) {
+    pg_sink *p = impl;
+    return atomic_load(&p->connected);
+}
+
+/* ---- write ------------------------------------------------------------------------------ */
+
+static mf_status build_copy(pg_sink *p, const mf_rollup *rs, size_t n, size_t *len) {
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k;
+        if (p->copycap - used < 8192) {
+            p->copycap = p->copycap * 2 + 65536;
+            p->copybuf = mf_xrealloc(p->copybuf, p->copycap);
+        }
+        k = pers_pg_copy_row(&rs[i], p->copybuf + used, p->copycap - used);
+        if (k < 0) {
+            mf_log_ratelimited(MF_LOG_WARN, 10000,
+                               "postgres: partial too large for a COPY row producer=%s",
+                               rs[i].producer);
+            return MF_ERR_PARSE;
+        }
+        used += (size_t)k;
+    }
+    *len = used;
+    return MF_OK;
+}
+
+static mf_status copy_stage(pg_sink *p, size_t len) {
+    PGresult *r = PQexec(p->conn, "COPY mf_stage FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) return fail(p, r, "copy start");
+    PQclear(r);
+    if (PQputCopyData(p->conn, p->copybuf, (int)len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
+        return fail(p, NULL, "copy data");
+    r = PQgetResult(p->conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PGresult *rest;
+        while ((rest = PQgetResult(p->conn)) != NULL) PQclear(rest);
+        return fail(p, r, "copy");
+    }
+    PQclear(r);
+    while ((r = PQgetResult(p->conn)) != NULL) PQclear(r);
+    return MF_OK;
+}
+
+static mf_status merge(pg_sink *p, pers_result *res) {
+    PGresult *r = PQexecParams(p->conn, MERGE_SQL, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) return fail(p, r, "merge");
+    res->applied = atoll(PQgetvalue(r, 0, 0));
+    res->rows = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return MF_OK;
+}
+
+static mf_status pg_write(void *impl, const mf_rollup *rs, size_t n, pers_result *res) {
+    pg_sink *p = impl;
+    size_t len = 0;
+    mf_status s;
+    memset(res, 0, sizeof(*res));
+    if (n == 0) return MF_OK;
+    if (!p->ready) return MF_ERR_DB;
+    s = build_copy(p, rs, n, &len);
+    if (s != MF_OK) return s;
+    s = exec_cmd(p, "BEGIN", PGRES_COMMAND_OK, "begin");
+    if (s == MF_OK) s = copy_stage(p, len);
+    if (s == MF_OK) s = merge(p, res);
+    if (s == MF_OK) s = exec_cmd(p, "COMMIT", PGRES_COMMAND_OK, "commit");
+    if (s != MF_OK) {
+        memset(res, 0, sizeof(*res));
+        return s;
+    }
+    res->duplicates = (int64_t)n - res->applied;
+    p->down_logged = 0;
+    return MF_OK;
+}
+
+/* Deletes ledger rows older than any possible redelivery, every few minutes. */
+static void pg_idle(void *impl) {
+    pg_sink *p = impl;
+    const char *params[1] = {PRUNE_AGE_S};
+    PGresult *r;
+    int64_t now = mf_mono_ms();
+    if (!p->ready || now < p->next_prune) return;
+    p->next_prune = now + PRUNE_EVERY_MS;
+    r = PQexecParams(p->conn,
+                     "DELETE FROM applied_partials "
+                     "WHERE applied_at < now() - make_interval(secs => $1::float8)",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fail(p, r, "prune");
+        return;
+    }
+    atomic_fetch_add(p->pruned, atoll(PQcmdTuples(r)));
+    PQclear(r);
+}
+
+static void pg_fill_status(void *impl, json_t *o) {
+    pg_sink *p = impl;
+    json_object_set_new(o, "db", json_string("postgres"));
+    json_object_set_new(o, "db_errors", json_integer(atomic_load(p->errors)));
+    json_object_set_new(o, "ledger_pruned", json_integer(atomic_load(p->pruned)));
+}
+
+static void pg_destroy(void *impl) {
+    pg_sink *p = impl;
+    if (p == NULL) return;
+    drop_conn(p);
+    free(p->copybuf);
+    free(p);
+}
+
+mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir) {
+    pg_sink *p = mf_xcalloc(1, sizeof(*p));
+    pers_sink *s = mf_xcalloc(1, sizeof(*s));
+    snprintf(p->host, sizeof(p->host), "%s", cfg->postgres.host);
+    snprintf(p->port, sizeof(p->port), "%d", cfg->postgres.port);
+    snprintf(p->user, sizeof(p->user), "%s", cfg->postgres.user);
+    mf_config_pg_password(cfg, p->password, sizeof(p->password));
+    snprintf(p->dbname, sizeof(p->dbname), "%s", cfg->postgres.dbname);
+    snprintf(p->sslmode, sizeof(p->sslmode), "%s",
+             cfg->postgres.sslmode[0] ? cfg->postgres.sslmode : "prefer");
+    snprintf(p->migrations_dir, sizeof(p->migrations_dir), "%s", migrations_dir);
+    p->next_prune = mf_mono_ms() + 60000;
+    p->errors = mf_counter("persister_db_errors_total", "sink=\"postgres\"",
+                           "PostgreSQL failures (connect, statement)");
+    p->reconnects = mf_counter("persister_db_connects_total", "sink=\"postgres\"",
+                               "PostgreSQL (re)connections");
+    p->pruned =
+        mf_counter("persister_ledger_pruned_total", "", "applied_partials rows deleted by age");
+    s->name = "postgres";
+    s->impl = p;
+    s->ensure = pg_ensure;
+    s->write = pg_write;
+    s->connected = pg_connected;
+    s->idle = pg_idle;
+    s->fill_status = pg_fill_status;
+    s->destroy = pg_destroy;
+    *out = s;
+    return MF_OK;
+}

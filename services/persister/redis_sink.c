@@ -1,0 +1,538 @@
+/* redis_sink.c: Redis adapter of the persister's sink port (the cache).
+ *
+ * DESIGN: one hiredis context, used by the core thread only (ensure, write, idle). The
+ * latest map is the one structure shared with another thread: the NATS delivery thread of
+ * <prefix>.latest.> records the newest tick per key under `mu` (no I/O under the lock); the
+ * core thread swaps the map out every ~100 ms and pipelines one script call per key.
+ * Connection loss (a failed command or PING) drops the context; the next ensure()
+ * reconnects, reloads the scripts and raises want_rebuild, so the core replays the
+ * retention window from the stream: the cache is complete again within seconds. */
+#include "redis_sink.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mf/log.h"
+#include "mf/metrics.h"
+#include "mf/util.h"
+
+#define LATEST_CAP 8192 /* keys conflated between two flushes; more are dropped (counted) */
+#define LATEST_FLUSH_MS 100
+#define PING_EVERY_MS 1000
+#define MERGE_ARGS 21
+#define MERGE_KEYS 6
+
+const char *pers_redis_merge_lua =
+    "local n = tonumber(ARGV[7])\n"
+    "local nmin, nmin_ts = tonumber(ARGV[8]), tonumber(ARGV[9])\n"
+    "local nmax, nmax_ts = tonumber(ARGV[10]), tonumber(ARGV[11])\n"
+    "local nop, nop_ts, nop_id = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])\n"
+    "local ncl, ncl_ts, ncl_id = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])\n"
+    "if not (n and n > 0 and nmin and nmin_ts and nmax and nmax_ts and nop and nop_ts\n"
+    "        and nop_id and ncl and ncl_ts and ncl_id) then\n"
+    "  return redis.error_reply('ERR marketflow: bad partial')\n"
+    "end\n"
+    "if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('PEXPIREAT', KEYS[2], ARGV[2])\n"
+    "local function parts(s)\n"
+    "  local t = {}\n"
+    "  for p in string.gmatch(s or '', '[^,]+') do t[#t + 1] = tonumber(p) end\n"
+    "  return t\n"
+    "end\n"
+    "-- exact sum of two expansions (Shewchuk's grow-expansion, as mf_xsum_add)\n"
+    "local function xadd(a, b)\n"
+    "  local e = parts(a)\n"
+    "  for _, x in ipairs(parts(b)) do\n"
+    "    local out = {}\n"
+    "    for j = 1, #e do\n"
+    "      local y = e[j]\n"
+    "      if math.abs(x) < math.abs(y) then x, y = y, x end\n"
+    "      local hi = x + y\n"
+    "      local lo = y - (hi - x)\n"
+    "      if lo ~= 0 then out[#out + 1] = lo end\n"
+    "      x = hi\n"
+    "    end\n"
+    "    out[#out + 1] = x\n"
+    "    e = out\n"
+    "  end\n"
+    "  local t = {}\n"
+    "  for i = 1, #e do\n"
+    "    if e[i] ~= 0 then t[#t + 1] = string.format('%.17g', e[i]) end\n"
+    "  end\n"
+    "  return table.concat(t, ',')\n"
+    "end\n"
+    "local function before(ta, ia, pa, tb, ib, pb)\n"
+    "  if ta ~= tb then return ta < tb end\n"
+    "  if ia ~= ib then return ia < ib end\n"
+    "  return pa < pb\n"
+    "end\n"
+    "local h = redis.call('HMGET', KEYS[1], 'count', 'min', 'min_ts', 'max', 'max_ts', 'open',\n"
+    "  'open_ts', 'open_id', 'close', 'close_ts', 'close_id', 'sum_x', 'volume_x',\n"
+    "  'notional_x')\n"
+    "local v = {count = ARGV[7], min = ARGV[8], min_ts = ARGV[9], max = ARGV[10],\n"
+    "  max_ts = ARGV[11], open = ARGV[12], open_ts = ARGV[13], open_id = ARGV[14],\n"
+    "  close = ARGV[15], close_ts = ARGV[16], close_id = ARGV[17], sum_x = ARGV[18],\n"
+    "  volume_x = ARGV[19], notional_x = ARGV[20]}\n"
+    "if h[1] then\n"
+    "  local omin, omin_ts = tonumber(h[2]), tonumber(h[3])\n"
+    "  if not (nmin < omin or (nmin == omin and nmin_ts < omin_ts)) then\n"
+    "    v.min, v.min_ts = h[2], h[3]\n"
+    "  end\n"
+    "  local omax, omax_ts = tonumber(h[4]), tonumber(h[5])\n"
+    "  if not (nmax > omax or (nmax == omax and nmax_ts < omax_ts)) then\n"
+    "    v.max, v.max_ts = h[4], h[5]\n"
+    "  end\n"
+    "  if not before(nop_ts, nop_id, nop, tonumber(h[7]), tonumber(h[8]), tonumber(h[6])) then\n"
+    "    v.open, v.open_ts, v.open_id = h[6], h[7], h[8]\n"
+    "  end\n"
+    "  if not before(tonumber(h[10]), tonumber(h[11]), tonumber(h[9]), ncl_ts, ncl_id, ncl) then\n"
+    "    v.close, v.close_ts, v.close_id = h[9], h[10], h[11]\n"
+    "  end\n"
+    "  v.count = string.format('%.17g', tonumber(h[1]) + n)\n"
+    "  v.sum_x = xadd(h[12], ARGV[18])\n"
+    "  v.volume_x = xadd(h[13], ARGV[19])\n"
+    "  v.notional_x = xadd(h[14], ARGV[20])\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'count', v.count, 'min', v.min, 'min_ts', v.min_ts,\n"
+    "  'max', v.max, 'max_ts', v.max_ts, 'open', v.open, 'open_ts', v.open_ts,\n"
+    "  'open_id', v.open_id, 'close', v.close, 'close_ts', v.close_ts, 'close_id', v.close_id,\n"
+    "  'sum_x', v.sum_x, 'volume_x', v.volume_x, 'notional_x', v.notional_x)\n"
+    "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[21])\n"
+    "redis.call('SADD', KEYS[4], ARGV[5])\n"
+    "redis.call('SADD', KEYS[5], ARGV[6])\n"
+    "local lts = redis.call('HGET', KEYS[6], 'ts')\n"
+    "if not lts or tonumber(lts) < ncl_ts then\n"
+    "  redis.call('HSET', KEYS[6], 'price', ARGV[15], 'ts', ARGV[16], 'recv_ts', ARGV[16])\n"
+    "end\n"
+    "return 1\n";
+
+const char *pers_redis_latest_lua =
+    "local ts = tonumber(ARGV[2])\n"
+    "if not ts or not tonumber(ARGV[1]) then\n"
+    "  return redis.error_reply('ERR marketflow: bad latest')\n"
+    "end\n"
+    "redis.call('SADD', KEYS[2], ARGV[4])\n"
+    "redis.call('SADD', KEYS[3], ARGV[5])\n"
+    "local cur = redis.call('HGET', KEYS[1], 'ts')\n"
+    "if cur and tonumber(cur) >= ts then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'price', ARGV[1], 'ts', ARGV[2], 'recv_ts', ARGV[3])\n"
+    "return 1\n";
+
+typedef struct latest_slot {
+    int used;
+    mf_tick t;
+} latest_slot;
+
+typedef struct redis_sink {
+    char host[MF_CFG_STR];
+    int port;
+    char password[MF_CFG_STR];
+    int db;
+    int retention_s;
+    redisContext *ctx;
+    char merge_sha[48];
+    char latest_sha[48];
+    int down_logged;
+    atomic_int connected;
+    atomic_int rebuild;
+    int64_t next_ping;   /* monotonic ms */
+    int64_t next_latest; /* monotonic ms */
+    pthread_mutex_t mu;  /* guards latest[] and nlatest */
+    latest_slot *latest;
+    size_t nlatest;
+    latest_slot *flushing; /* core thread's copy */
+    atomic_llong *errors, *connects, *latest_written, *latest_dropped;
+} redis_sink;
+
+int pers_redis_xsum_str(const mf_xsum *s, char *buf, size_t size) {
+    size_t n = 0;
+    if (size == 0) return -1;
+    buf[0] = '\0';
+    for (int i = 0; i < s->n; i++) {
+        int k;
+        if (s->p[i] == 0.0) continue;
+        k = snprintf(buf + n, size - n, "%s%.17g", n ? "," : "", s->p[i]);
+        if (k < 0 || (size_t)k >= size - n) return -1;
+        n += (size_t)k;
+    }
+    return (int)n;
+}
+
+/* ---- connection ----------------------------------------------------------------------- */
+
+static void drop_ctx(redis_sink *r) {
+    if (r->ctx) redisFree(r->ctx);
+    r->ctx = NULL;
+    atomic_store(&r->connected, 0);
+}
+
+static void down(redis_sink *r, const char *what, const char *err) {
+    atomic_fetch_add(r->errors, 1);
+    if (!r->down_logged)
+        mf_log(MF_LOG_WARN, "redis %s failed host=%s port=%d: %s; retrying", what, r->host, r->port,
+               err);
+    else
+        mf_log_ratelimited(MF_LOG_WARN, 10000, "redis %s still failing: %s", what, err);
+    r->down_logged = 1;
+    drop_ctx(r);
+}
+
+/* Runs one command; returns the reply (caller frees) or NULL after logging. */
+static redisReply *command(redis_sink *r, const char *what, int argc, const char **argv) {
+    redisReply *rep = redisCommandArgv(r->ctx, argc, argv, NULL);
+    if (rep == NULL) {
+        down(r, what, r->ctx->errstr);
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        char err[256];
+        snprintf(err, sizeof(err), "%s", rep->str);
+        freeReplyObject(rep);
+        down(r, what, err);
+        return NULL;
+    }
+    return rep;
+}
+
+static int load_script(redis_sink *r, const char *src, char *sha, size_t size) {
+    const char *argv[] = {"SCRIPT", "LOAD", src};
+    redisReply *rep = command(r, "script load", 3, argv);
+    if (rep == NULL) return -1;
+    snprintf(sha, size, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int load_scripts(redis_sink *r) {
+    return load_script(r, pers_redis_merge_lua, r->merge_sha, sizeof(r->merge_sha)) == 0 &&
+                   load_script(r, pers_redis_latest_lua, r->latest_sha, sizeof(r->latest_sha)) == 0
+               ? 0
+               : -1;
+}
+
+static mf_status rs_connect(redis_sink *r) {
+    struct timeval ctv = {1, 0}, tv = {2, 0};
+    char db[16];
+    r->ctx = redisConnectWithTimeout(r->host, r->port, ctv);
+    if (r->ctx == NULL || r->ctx->err) {
+        down(r, "connect", r->ctx ? r->ctx->errstr : "out of memory");
+        return MF_ERR_DB;
+    }
+    redisSetTimeout(r->ctx, tv);
+    if (r->password[0]) {
+        const char *argv[] = {"AUTH", r->password};
+        redisReply *rep = command(r, "auth", 2, argv);
+        if (rep == NULL) return MF_ERR_DB;
+        freeReplyObject(rep);
+    }
+    if (r->db != 0) {
+        const char *argv[] = {"SELECT", db};
+        redisReply *rep;
+        snprintf(db, sizeof(db), "%d", r->db);
+        rep = command(r, "select", 2, argv);
+        if (rep == NULL) return MF_ERR_DB;
+        freeReplyObject(rep);
+    }
+    if (load_scripts(r) != 0) return MF_ERR_DB;
+    r->down_logged = 0;
+    atomic_store(&r->connected, 1);
+    atomic_store(&r->rebuild, 1); /* a fresh connection may face an empty cache */
+    atomic_fetch_add(r->connects, 1);
+    mf_log(MF_LOG_INFO, "redis connected host=%s port=%d db=%d", r->host, r->port, r->db);
+    return MF_OK;
+}
+
+static mf_status rs_ensure(void *impl) {
+    redis_sink *r = impl;
+    if (r->ctx != NULL && r->ctx->err == 0) return MF_OK;
+    drop_ctx(r);
+    return rs_connect(r);
+}
+
+static int rs_connected(void *impl) {
+    redis_sink *r = impl;
+    return atomic_load(&r->connected);
+}
+
+static int rs_want_rebuild(void *impl) {
+    redis_sink *r = impl;
+    return atomic_load(&r->rebuild);
+}
+
+static void rs_rebuild_done(void *impl) {
+    redis_sink *r = impl;
+    atomic_store(&r->rebuild, 0);
+}
+
+/* ---- merge ---------------------------------------------------------------------------- */
+
+typedef struct merge_cmd {
+    char key[160], seen[160], idx[160], latest[160];
+    char member[128], expire_at[24], start[24], trim[24], symkey[80];
+    char count[24], min[32], min_ts[24], max[32], max_ts[24];
+    char open[32], open_ts[24], open_id[24], close[32], close_ts[24], close_id[24];
+    char sum[1024], vol[1024], notional[1024], idx_ttl[16];
+} merge_cmd;
+
+static int build_merge(const redis_sink *r,
+                       const mf_rollup *ro,
+                       int64_t now,
+                       merge_cmd *m,
+                       const char **argv) {
+    const char *ex = ro->exchange, *sym = ro->symbol;
+    long long st = (long long)ro->start;
+    snprintf(m->key, sizeof(m->key), "mf:1s:%s:%s:%lld", ex, sym, st);
+    snprintf(m->seen, sizeof(m->seen), "mf:1s:seen:%s:%s:%lld", ex, sym, st);
+    snprintf(m->idx, sizeof(m->idx), "mf:1s:idx:%s:%s", ex, sym);
+    snprintf(m->latest, sizeof(m->latest), "mf:latest:%s:%s", ex, sym);
+    snprintf(m->member, sizeof(m->member), "%s:%" PRIu64, ro->producer, ro->seq);
+    snprintf(m->expire_at, sizeof(m->expire_at), "%lld", st + 1000LL * (r->retention_s + 60));
+    snprintf(m->start, sizeof(m->start), "%lld", st);
+    snprintf(m->trim, sizeof(m->trim), "%lld", (long long)(now - 1000LL * r->retention_s));
+    snprintf(m->symkey, sizeof(m->symkey), "%s:%s", ex, sym);
+    snprintf(m->count, sizeof(m->count), "%lld", (long long)ro->count);
+    snprintf(m->min, sizeof(m->min), "%.17g", ro->min);
+    snprintf(m->min_ts, sizeof(m->min_ts), "%lld", (long long)ro->min_ts);
+    snprintf(m->max, sizeof(m->max), "%.17g", ro->max);
+    snprintf(m->max_ts, sizeof(m->max_ts), "%lld", (long long)ro->max_ts);
+    snprintf(m->open, sizeof(m->open), "%.17g", ro->open);
+    snprintf(m->open_ts, sizeof(m->open_ts), "%lld", (long long)ro->open_ts);
+    snprintf(m->open_id, sizeof(m->open_id), "%lld", (long long)ro->open_id);
+    snprintf(m->close, sizeof(m->close), "%.17g", ro->close);
+    snprintf(m->close_ts, sizeof(m->close_ts), "%lld", (long long)ro->close_ts);
+    snprintf(m->close_id, sizeof(m->close_id), "%lld", (long long)ro->close_id);
+    snprintf(m->idx_ttl, sizeof(m->idx_ttl), "%d", r->retention_s + 60);
+    if (pers_redis_xsum_str(&ro->sum, m->sum, sizeof(m->sum)) < 0 ||
+        pers_redis_xsum_str(&ro->volume, m->vol, sizeof(m->vol)) < 0 ||
+        pers_redis_xsum_str(&ro->notional, m->notional, sizeof(m->notional)) < 0)
+        return -1;
+    {
+        const char *a[] = {
+            "EVALSHA",    r->merge_sha,   "6",       m->key,     m->seen,      m->idx,
+            "mf:symbols", "mf:exchanges", m->latest, m->member,  m->expire_at, m->start,
+            m->trim,      m->symkey,      ex,        m->count,   m->min,       m->min_ts,
+            m->max,       m->max_ts,      m->open,   m->open_ts, m->open_id,   m->close,
+            m->close_ts,  m->close_id,    m->sum,    m->vol,     m->notional,  m->idx_ttl};
+        memcpy(argv, a, sizeof(a));
+        return (int)(sizeof(a) / sizeof(a[0]));
+    }
+}
+
+/* Reads `n` pipelined replies. Returns MF_OK, MF_ERR_DB (connection: dropped) or
+ * MF_ERR_PARSE (some script refused its data). *noscript is set on NOSCRIPT. */
+static mf_status read_replies(redis_sink *r, size_t n, pers_result *res, int *noscript) {
+    mf_status s = MF_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+            down(r, "pipeline", r->ctx ? r->ctx->errstr : "closed");
+            return MF_ERR_DB;
+        }
+        if (rep->type == REDIS_REPLY_INTEGER) {
+            if (rep->integer == 1) res->applied++;
+            if (rep->integer == 0) res->duplicates++;
+        } else if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+            *noscript = 1;
+        } else {
+            atomic_fetch_add(r->errors, 1);
+            mf_log_ratelimited(MF_LOG_WARN, 10000, "redis script error: %s",
+                               rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+            if (s == MF_OK) s = MF_ERR_PARSE;
+        }
+        freeReplyObject(rep);
+    }
+    return s;
+}
+
+static mf_status
+pipeline_merges(redis_sink *r, const mf_rollup *rs, size_t n, pers_result *res, int *noscript) {
+    merge_cmd *m = mf_xmalloc(sizeof(*m));
+    const char *argv[32];
+    size_t sent = 0;
+    int64_t now = mf_now_ms(), oldest = now - 1000LL * r->retention_s;
+    for (size_t i = 0; i < n; i++) {
+        int argc;
+        if (rs[i].start + 1000 <= oldest) { /* out of the cache window: trimmed anyway */
+            res->skipped++;
+            continue;
+        }
+        argc = build_merge(r, &rs[i], now, m, argv);
+        if (argc < 0) {
+            res->skipped++;
+            continue;
+        }
+        redisAppendCommandArgv(r->ctx, argc, argv, NULL);
+        sent++;
+    }
+    free(m);
+    return read_replies(r, sent, res, noscript);
+}
+
+static mf_status rs_write(void *impl, const mf_rollup *rs, size_t n, pers_result *res) {
+    redis_sink *r = impl;
+    mf_status s = MF_ERR_DB;
+    for (int round = 0; round < 2; round++) {
+        int noscript = 0;
+        memset(res, 0, sizeof(*res));
+        if (r->ctx == NULL) return MF_ERR_DB;
+        s = pipeline_merges(r, rs, n, res, &noscript);
+        if (s == MF_ERR_DB || !noscript) break;
+        /* The server lost its script cache (SCRIPT FLUSH, failover): reload, run again; the
+         * seen-sets make the second round skip what the first applied. */
+        if (load_scripts(r) != 0) return MF_ERR_DB;
+        s = MF_ERR_DB;
+    }
+    res->rows = res->applied;
+    return s;
+}
+
+/* ---- latest ----------------------------------------------------------------------------- */
+
+static uint64_t key_hash(const char *a, const char *b) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *a; a++) h = (h ^ (unsigned char)*a) * 1099511628211ULL;
+    h = (h ^ ':') * 1099511628211ULL;
+    for (; *b; b++) h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+    return h;
+}
+
+static void rs_on_latest(void *impl, const mf_tick *t) {
+    redis_sink *r = impl;
+    size_t i = (size_t)(key_hash(t->exchange, t->symbol) % LATEST_CAP);
+    pthread_mutex_lock(&r->mu);
+    for (;; i = (i + 1) % LATEST_CAP) {
+        latest_slot *s = &r->latest[i];
+        if (!s->used) {
+            if (r->nlatest >= LATEST_CAP * 3 / 4) {
+                atomic_fetch_add(r->latest_dropped, 1);
+                break;
+            }
+            s->used = 1;
+            s->t = *t;
+            r->nlatest++;
+            break;
+        }
+        if (strcmp(s->t.exchange, t->exchange) == 0 && strcmp(s->t.symbol, t->symbol) == 0) {
+            if (t->ts > s->t.ts) s->t = *t;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void flush_latest(redis_sink *r) {
+    size_t n = 0, sent = 0;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < LATEST_CAP && r->nlatest > 0; i++) {
+        if (!r->latest[i].used) continue;
+        r->flushing[n++] = r->latest[i];
+        r->latest[i].used = 0;
+        r->nlatest--;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (n == 0 || r->ctx == NULL) return; /* Redis away: a newer tick will come */
+    for (size_t i = 0; i < n; i++) {
+        const mf_tick *t = &r->flushing[i].t;
+        char key[96], symkey[80], price[32], ts[24], recv[24];
+        const char *argv[] = {"EVALSHA",    r->latest_sha,  "3",        key,
+                              "mf:symbols", "mf:exchanges", price,      ts,
+                              recv,         symkey,         t->exchange};
+        snprintf(key, sizeof(key), "mf:latest:%s:%s", t->exchange, t->symbol);
+        snprintf(symkey, sizeof(symkey), "%s:%s", t->exchange, t->symbol);
+        snprintf(price, sizeof(price), "%.17g", t->price);
+        snprintf(ts, sizeof(ts), "%lld", (long long)t->ts);
+        snprintf(recv, sizeof(recv), "%lld", (long long)t->recv_ts);
+        redisAppendCommandArgv(r->ctx, 11, argv, NULL);
+        sent++;
+    }
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+            down(r, "latest pipeline", r->ctx ? r->ctx->errstr : "closed");
+            return;
+        }
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+            atomic_fetch_add(r->latest_written, 1);
+        else if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
+            load_scripts(r), i = sent; /* this round's ticks are lost; newer ones follow */
+        freeReplyObject(rep);
+        if (r->ctx == NULL) return;
+    }
+}
+
+static void rs_idle(void *impl) {
+    redis_sink *r = impl;
+    int64_t now = mf_mono_ms();
+    if (r->ctx != NULL && now >= r->next_ping) {
+        const char *argv[] = {"PING"};
+        redisReply *rep = command(r, "ping", 1, argv);
+        r->next_ping = now + PING_EVERY_MS;
+        if (rep) freeReplyObject(rep);
+    }
+    if (now >= r->next_latest) {
+        r->next_latest = now + LATEST_FLUSH_MS;
+        flush_latest(r);
+    }
+}
+
+static void rs_fill_status(void *impl, json_t *o) {
+    redis_sink *r = impl;
+    json_object_set_new(o, "db", json_string("redis"));
+    json_object_set_new(o, "db_errors", json_integer(atomic_load(r->errors)));
+    json_object_set_new(o, "latest_written", json_integer(atomic_load(r->latest_written)));
+    json_object_set_new(o, "latest_dropped", json_integer(atomic_load(r->latest_dropped)));
+    json_object_set_new(o, "retention_s", json_integer(r->retention_s));
+}
+
+static void rs_destroy(void *impl) {
+    redis_sink *r = impl;
+    if (r == NULL) return;
+    drop_ctx(r);
+    pthread_mutex_destroy(&r->mu);
+    free(r->latest);
+    free(r->flushing);
+    free(r);
+}
+
+mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg) {
+    redis_sink *r = mf_xcalloc(1, sizeof(*r));
+    pers_sink *s = mf_xcalloc(1, sizeof(*s));
+    snprintf(r->host, sizeof(r->host), "%s", cfg->redis.host);
+    r->port = cfg->redis.port;
+    snprintf(r->password, sizeof(r->password), "%s", cfg->redis.password);
+    r->db = cfg->redis.db;
+    r->retention_s = cfg->redis.retention_s;
+    pthread_mutex_init(&r->mu, NULL);
+    r->latest = mf_xcalloc(LATEST_CAP, sizeof(*r->latest));
+    r->flushing = mf_xcalloc(LATEST_CAP, sizeof(*r->flushing));
+    r->errors = mf_counter("persister_db_errors_total", "sink=\"redis\"",
+                           "Redis failures (connect, command)");
+    r->connects =
+        mf_counter("persister_db_connects_total", "sink=\"redis\"", "Redis (re)connections");
+    r->latest_written =
+        mf_counter("persister_latest_written_total", "", "latest keys moved forward");
+    r->latest_dropped = mf_counter("persister_latest_dropped_total", "",
+                                   "latest ticks dropped (conflation map full)");
+    s->name = "redis";
+    s->impl = r;
+    s->ensure = rs_ensure;
+    s->write = rs_write;
+    s->connected = rs_connected;
+    s->want_rebuild = rs_want_rebuild;
+    s->rebuild_done = rs_rebuild_done;
+    s->rebuild_window_s = r->retention_s;
+    s->on_latest = rs_on_latest;
+    s->idle = rs_idle;
+    s->fill_status = rs_fill_status;
+    s->destroy = rs_destroy;
+    *out = s;
+    return MF_OK;
+}
