@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# test.sh: the whole marketflow test suite, from a fresh Debian 12 machine.
+#
+# Installs what is missing (scripts/install-deps.sh), configures and builds with -Werror,
+# then runs every CTest test: unit tests (cmocka, no network) and integration tests (real
+# nats-server, redis-server and PostgreSQL on free loopback ports, in temporary directories),
+# then the offline Kubernetes validation when its script exists.
+#
+# Usage: scripts/test.sh [--build-dir DIR] [--sanitize address,undefined|thread]
+#                        [--label unit|integration] [--regex RE] [--no-k8s] [--jobs N]
+# Environment: MF_TEST_JOBS (parallel ctest jobs, default 2).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir="$root/build"
+sanitize=""
+label=""
+regex=""
+k8s=1
+jobs=${MF_TEST_JOBS:-2}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --sanitize) sanitize=$2; shift 2 ;;
+    --label) label=$2; shift 2 ;;
+    --regex) regex=$2; shift 2 ;;
+    --no-k8s) k8s=0; shift ;;
+    --jobs) jobs=$2; shift 2 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+bash "$root/scripts/install-deps.sh"
+
+step "configure and build ($build_dir${sanitize:+, sanitize=$sanitize})"
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMF_WERROR=ON \
+    -DMF_BUILD_TESTS=ON -DMF_SANITIZE="$sanitize" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"
+
+if [[ -n "$sanitize" ]]; then
+    # Make any sanitizer report fatal and visible, also in child processes the tests start.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:halt_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
+fi
+
+step "ctest"
+args=(--test-dir "$build_dir" --output-on-failure -j"$jobs")
+[[ -n "$label" ]] && args+=(-L "$label")
+[[ -n "$regex" ]] && args+=(-R "$regex")
+ctest "${args[@]}"
+
+if [[ $k8s -eq 1 && -z "$label$regex" && -x "$root/deploy/k8s/validate.sh" ]]; then
+    step "kubernetes manifests (offline validation)"
+    bash "$root/deploy/k8s/validate.sh"
+fi
+step "all tests passed"
