@@ -7,6 +7,8 @@
   fixtures DUMP NAME=FILE...       the bus holds exactly one tick per fixture line: exchange
                                    named by endpoint, symbol, price (bit-exact), ts
   sent DUMP NAME=LOG...            every line a feed logged as sent is on the bus once
+  genlog DUMP LOG                  every line of a marketflow-generator --log file
+                                   ("<exchange> <line>") is on the bus once, with qty/id/side
   status STATUS PATH=VALUE...      checks fields of a status heartbeat (PATH like
                                    feeds.0.rejected.json, or feeds.exchange1.connected)
 """
@@ -76,6 +78,28 @@ def cmd_lines(dump, specs, what):
                                                                sum(got.values())))
 
 
+def full_key(ex, t, ts_field):
+    return key(ex, t["symbol"], t["price"], t[ts_field]) + (
+        float(t["qty"]).hex() if "qty" in t else None, t.get("id"), t.get("side"))
+
+
+def cmd_genlog(dump, log):
+    want = collections.Counter()
+    with open(log) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            ex, js = line.rstrip("\n").split(" ", 1)
+            want[full_key(ex, json.loads(js), "timestamp")] += 1
+    got = collections.Counter(full_key(t["exchange"], t, "ts") for t in ticks(dump))
+    if got != want:
+        fail("generator: %d lines, %d ticks; missing %s; extra %s" % (
+            sum(want.values()), sum(got.values()), list((want - got).items())[:5],
+            list((got - want).items())[:5]))
+    print("generator: %d lines == %d ticks on the bus (price, qty, id, side exact)" % (
+        sum(want.values()), sum(got.values())))
+
+
 def get_path(obj, path):
     for part in path.split("."):
         if isinstance(obj, list):
@@ -114,6 +138,8 @@ def main():
         cmd_lines(args[0], args[1:], "fixtures")
     elif cmd == "sent":
         cmd_lines(args[0], args[1:], "sent")
+    elif cmd == "genlog":
+        cmd_genlog(*args)
     elif cmd == "status":
         cmd_status(args[0], args[1:])
     else:
