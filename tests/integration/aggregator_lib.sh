@@ -57,13 +57,27 @@ agg_stop_all() {
     done
 }
 
-# agg_oracle_check ROLLUPS TICKFILE...: exact comparison of the merged rollups with the oracle.
+# agg_oracle_check [--no-dedupe] ROLLUPS TICKFILE...: exact comparison of the merged rollups
+# with the oracle. Ticks repeating a Nats-Msg-Id count once unless --no-dedupe (core NATS).
 agg_oracle_check() {
-    local rollups=$1 f
+    local dedupe=--dedupe f
+    if [[ $1 == --no-dedupe ]]; then
+        dedupe=""
+        shift
+    fi
+    local rollups=$1
     shift
     local -a args=()
     for f in "$@"; do args+=(--ticks "$f"); done
-    python3 "$ORACLE" check --dedupe --rollups "$rollups" "${args[@]}" >"$MF_TMP/oracle.out" ||
+    [[ -n $dedupe ]] && args+=("$dedupe")
+    python3 "$ORACLE" check --rollups "$rollups" "${args[@]}" >"$MF_TMP/oracle.out" ||
         mf_fail "oracle mismatch: $(head -c 3000 "$MF_TMP/oracle.out")"
     cat "$MF_TMP/oracle.out"
+}
+
+# agg_sub_bg NAME SUBJECT: records every message on SUBJECT into $MF_TMP/NAME.jsonl until stopped.
+agg_sub_bg() {
+    mf_start_bg "$1" bash -c 'exec "$0" sub "$1" --timeout-ms 600000 >"$2"' "$MFCAT" "$2" \
+        "$MF_TMP/$1.jsonl"
+    sleep 0.5 # the subscription must exist before anything is published
 }
