@@ -22,6 +22,7 @@ struct mf_nats {
     int ticks_max_age_s;
     atomic_int connected;
     atomic_int closing; /* set before a deliberate close: no "disconnected" warning then */
+    atomic_int closed_cb; /* the closed callback ran: no callback can touch us after it */
     atomic_llong *disconnects;
     atomic_llong *reconnects;
     atomic_llong *async_errors;
@@ -58,6 +59,7 @@ static void on_closed(natsConnection *nc, void *closure) {
     (void)nc;
     atomic_store(&n->connected, 0);
     mf_log(MF_LOG_INFO, "nats connection closed");
+    atomic_store(&n->closed_cb, 1); /* last touch of n on the callback thread */
 }
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
@@ -175,7 +177,13 @@ void mf_nats_drain(mf_nats *n, int timeout_ms) {
 void mf_nats_destroy(mf_nats *n) {
     if (n == NULL) return;
     atomic_store(&n->closing, 1);
-    if (n->nc) natsConnection_Close(n->nc);
+    if (n->nc) {
+        /* Callbacks run on nats.c's own thread, possibly after Close returns: wait for the
+         * closed callback, the last one, before freeing what they point to. */
+        int64_t end = mf_mono_ms() + 2000;
+        natsConnection_Close(n->nc);
+        while (!atomic_load(&n->closed_cb) && mf_mono_ms() < end) mf_sleep_ms(5);
+    }
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
