@@ -145,7 +145,7 @@ static void feed_metrics(gen_feed *f) {
     f->m_dropped = feed_counter(f, "generator_clients_dropped_total", NULL,
                                 "clients dropped because they stopped reading");
     f->m_closed = feed_counter(f, "generator_clients_closed_total", NULL,
-                               "clients that went away (EOF, reset)");
+                               "clients closed for another reason than slowness");
     f->m_malformed = feed_counter(f, "generator_faults_total", "malformed", "injected faults");
     f->m_duplicate = feed_counter(f, "generator_faults_total", "duplicate", "injected faults");
     f->m_reorder = feed_counter(f, "generator_faults_total", "reorder", "injected faults");
@@ -272,6 +272,7 @@ static void client_close(gen_feed *f, gen_client *c, const char *why) {
     close(c->fd);
     c->dead = 1;
     atomic_fetch_sub(f->m_clients, 1);
+    if (strcmp(why, "slow") != 0) atomic_fetch_add(f->m_closed, 1);
 }
 
 static void client_drop_slow(gen_feed *f, gen_client *c) {

@@ -32,6 +32,9 @@ typedef struct mf_app {
     int64_t started_ms;
     mf_nats *nats;    /* after mf_app_connect */
     mf_heartbeat *hb; /* after mf_app_heartbeat */
+    /* Set by a service that never connects NATS (the generator) once it is ready: /healthz
+     * then answers 200 without NATS. Written once from main; read by the metrics thread. */
+    volatile int ready_without_nats;
 } mf_app;
 
 /* Returns -1 when the service should run, else the exit code (0 help, 2 bad config). */
