@@ -39,3 +39,16 @@ function(mf_add_integration_test name script)
   set_tests_properties(integration.${name} PROPERTIES LABELS integration TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR};SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()
+
+# mf_add_fuzz_target(<name> LIBS <targets...>): builds tests/fuzz/fuzz_<name>.c as a libFuzzer
+# executable fuzz_<name> (only with -DMF_FUZZ=ON and clang). tests/fuzz/run.sh runs them.
+function(mf_add_fuzz_target name)
+  if(NOT MF_FUZZ)
+    return()
+  endif()
+  cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
+  add_executable(fuzz_${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${name}.c)
+  target_link_libraries(fuzz_${name} PRIVATE ${T_LIBS} mf_options)
+  target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+  set_target_properties(fuzz_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+endfunction()
