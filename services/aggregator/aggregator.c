@@ -280,6 +280,8 @@ aggregator_create(aggregator **out, const mf_config *cfg, mf_nats *nats, const c
     atomic_store(&a->lag, -1);
     a->nworkers = cfg->aggregator.workers;
     a->workers = mf_xcalloc((size_t)a->nworkers, sizeof(agg_worker *));
+    a->sh.keys = mf_xcalloc((size_t)a->nworkers, sizeof(atomic_llong));
+    a->sh.open = mf_xcalloc((size_t)a->nworkers, sizeof(atomic_llong));
     /* Start order: workers, then the subscription, then the intake thread. */
     for (int i = 0; i < a->nworkers && s == MF_OK; i++)
         s = agg_worker_start(&a->workers[i], &a->sh, i);
@@ -305,8 +307,12 @@ void aggregator_stop(aggregator *a) {
     atomic_store(&a->stop, 1);
     if (a->intake_started) pthread_join(a->intake, NULL);
     a->intake_started = 0;
-    /* Core: no more deliveries. JetStream: the bound consumer stays (destroy keeps it). */
+    /* No more deliveries. JetStream: the bound durable consumer stays (since nats.c 3.4,
+     * destroying a subscription never deletes a consumer it did not create). Destroying it
+     * here also keeps it out of the connection drain at exit. */
     if (a->sub && !a->sh.jetstream) natsSubscription_Unsubscribe(a->sub);
+    natsSubscription_Destroy(a->sub);
+    a->sub = NULL;
     for (int i = 0; i < a->nworkers; i++) agg_worker_close(a->workers[i]);
     for (int i = 0; i < a->nworkers; i++) {
         agg_worker_join(a->workers[i]);
@@ -320,7 +326,10 @@ void aggregator_stop(aggregator *a) {
 void aggregator_destroy(aggregator *a) {
     if (a == NULL) return;
     natsSubscription_Destroy(a->sub);
+    a->sub = NULL;
     free(a->workers);
+    free(a->sh.keys);
+    free(a->sh.open);
     free(a);
 }
 
@@ -349,9 +358,8 @@ void aggregator_status_fill(json_t *st, void *ctx) {
     long long keys = 0, open = 0;
     json_t *rej = json_object();
     for (int i = 0; i < a->nworkers; i++) {
-        if (a->workers[i] == NULL) continue;
-        keys += agg_worker_keys(a->workers[i]);
-        open += agg_worker_open(a->workers[i]);
+        keys += atomic_load(&a->sh.keys[i]);
+        open += atomic_load(&a->sh.open[i]);
     }
     json_object_set_new(st, "transport", json_string(a->sh.jetstream ? "jetstream" : "core"));
     json_object_set_new(st, "workers", json_integer(a->nworkers));

@@ -60,6 +60,9 @@ typedef struct agg_shared {
     atomic_ullong seq; /* next rollup seq of this producer */
     agg_counters c;
     agg_window_cfg wcfg;
+    /* Per-worker gauges, written by worker i, read by the heartbeat; they outlive workers. */
+    atomic_llong *keys;
+    atomic_llong *open;
 } agg_shared;
 
 /* Creates a worker and starts its thread. */
@@ -70,9 +73,6 @@ mf_status agg_worker_push(agg_worker *w, agg_batch *b, int timeout_ms);
 void agg_worker_close(agg_worker *w);
 /* Joins the thread and frees the worker (accepts NULL). */
 void agg_worker_join(agg_worker *w);
-/* Snapshot gauges of this worker (atomics written by the worker). */
-long long agg_worker_keys(agg_worker *w);
-long long agg_worker_open(agg_worker *w);
 
 /* Acks one JetStream message by its reply subject (what natsMsg_Ack sends). */
 void agg_ack_subject(agg_shared *sh, const char *subject);

@@ -54,7 +54,6 @@ struct agg_worker {
     agg_pub **pend;
     size_t head, count, cap;
     int64_t next_cycle, next_slow;
-    atomic_llong keys, open;
 };
 
 /* ---- batches --------------------------------------------------------------------------- */
@@ -311,8 +310,8 @@ static void cycle(agg_worker *w, int force) {
         agg_windows_expire(w->win, now);
         retry_pending(w, mono);
     }
-    atomic_store(&w->keys, (long long)agg_windows_keys(w->win));
-    atomic_store(&w->open, (long long)agg_windows_open(w->win));
+    atomic_store(&w->sh->keys[w->index], (long long)agg_windows_keys(w->win));
+    atomic_store(&w->sh->open[w->index], (long long)agg_windows_open(w->win));
 }
 
 /* Stop: flush everything, then wait (bounded) for the PubAcks and ack. */
@@ -411,12 +410,4 @@ void agg_worker_join(agg_worker *w) {
     mf_queue_destroy(w->q);
     pthread_mutex_destroy(&w->mu);
     free(w);
-}
-
-long long agg_worker_keys(agg_worker *w) {
-    return atomic_load(&w->keys);
-}
-
-long long agg_worker_open(agg_worker *w) {
-    return atomic_load(&w->open);
 }
