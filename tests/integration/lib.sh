@@ -272,6 +272,7 @@ _mf_port_reserve() {
 # take them between this call and the server's bind.
 mf_free_port() {
     local lo span port try
+    command -v python3 >/dev/null 2>&1 || mf_fail "mf_free_port needs python3 (scripts/install-deps.sh)"
     mkdir -p "$MF_PORT_DIR" || mf_fail "cannot create $MF_PORT_DIR"
     chmod 1777 "$MF_PORT_DIR" 2>/dev/null || true
     read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
