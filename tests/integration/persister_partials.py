@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hand-made 1 s rollup partials for the persister tests, and their independent oracle.
 
-  persister_partials.py gen SEED NOW_MS OUT_DIR [--prefix P]
+  persister_partials.py gen SEED NOW_MS OUT_DIR [--prefix P] [--exchanges A,B]
       writes OUT_DIR/partials.txt ("SUBJECT PAYLOAD" lines for mf-cat pub-lines, with
       duplicates, an empty partial and malformed messages mixed in) and OUT_DIR/ticks.json.
   persister_partials.py check-pg OUT_DIR < rows     (psql -F'|' rows of aggregated_prices)
@@ -64,14 +64,16 @@ def partial_json(ex, sym, start, ticks, producer, seq):
     return json.dumps(o, separators=(",", ":"))
 
 
-def gen(seed, now_ms, out, prefix):
+def gen(seed, now_ms, out, prefix, exchanges=("exchange1", "exchange2")):
     rnd = random.Random(seed)
     first_minute = (now_ms // 60000 - 3) * 60000
     ticks = []
     lines = []
     seqs = {"agg-a": 0, "agg-b": 0, "agg-c": 0}
+    if exchanges[0] != "exchange1":  # another run of the same aggregators: later seqs
+        seqs = {k: 100000 * seed for k in seqs}
     tid = 1000
-    for ex in ("exchange1", "exchange2"):
+    for ex in exchanges:
         for sym, base in (("BTCUSDT", 100000.0), ("DOGEUSDT", 0.3)):
             for minute in range(3):
                 m0 = first_minute + minute * 60000
@@ -224,7 +226,10 @@ def check_redis(out, port):
 def main(argv):
     if argv[1] == "gen":
         prefix = argv[argv.index("--prefix") + 1] if "--prefix" in argv else "marketflow"
-        gen(int(argv[2]), int(argv[3]), argv[4], prefix)
+        exchanges = ("exchange1", "exchange2")
+        if "--exchanges" in argv:
+            exchanges = tuple(argv[argv.index("--exchanges") + 1].split(","))
+        gen(int(argv[2]), int(argv[3]), argv[4], prefix, exchanges)
         return 0
     if argv[1] == "check-pg":
         return check_pg(argv[2])
