@@ -13,6 +13,10 @@
  * into one batch -> broadcast the batch (write directly when a client has nothing pending,
  * else append to its bounded buffer; overflow drops the client) -> log the batch if it
  * reached a client -> flush the log every 200 ms.
+ * Slow clients: a client whose buffer would overflow is dropped. When every client is more
+ * than half full, the feed waits instead (backpressure: a benchmark reader that cannot keep
+ * up with "as fast as possible" is slowed, not dropped); a client that takes no byte for 5 s
+ * while output is pending is dropped.
  * Pacing: rate 0 sends one line per symbol every interval_ms; rate R > 0 sends R lines/s
  * in batches of whatever is due (token bucket from the time generation (re)started; a
  * backlog above 100 ms is skipped, not burst). No client, a pause or a reached count stop
@@ -44,13 +48,15 @@
 #define LOG_FLUSH_MS 200           /* ... or this often */
 #define STOP_FLUSH_MS 1000         /* pending output flushed at stop for this long */
 #define MAX_BACKLOG_MS 100         /* rate mode: older backlog is skipped */
+#define STALL_DROP_MS 5000         /* a client taking no byte for this long is dropped */
 #define EPOLL_EVENTS 64
 
 typedef struct gen_client {
     int fd;
-    int dead;      /* closed; freed after the current loop iteration */
-    int out_armed; /* EPOLLOUT registered */
-    char *out;     /* pending bytes are out[off, len) */
+    int dead;            /* closed; freed after the current loop iteration */
+    int out_armed;       /* EPOLLOUT registered */
+    int64_t progress_ms; /* monotonic ms of the last byte the kernel took (or of connect) */
+    char *out;           /* pending bytes are out[off, len) */
     size_t off, len, cap;
     char addr[64];
 } gen_client;
@@ -322,6 +328,7 @@ static void accept_clients(gen_feed *f) {
                     NI_NUMERICHOST | NI_NUMERICSERV);
         c = mf_xcalloc(1, sizeof(*c));
         c->fd = fd;
+        c->progress_ms = mf_mono_ms();
         snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.ptr = c;
@@ -344,6 +351,7 @@ static int client_flush(gen_feed *f, gen_client *c) {
         ssize_t n = send(c->fd, c->out + c->off, c->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->off += (size_t)n;
+            c->progress_ms = mf_mono_ms();
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -369,6 +377,7 @@ static mf_status client_send(gen_feed *f, gen_client *c, const char *data, size_
         if (n > 0) {
             data += n;
             len -= (size_t)n;
+            c->progress_ms = mf_mono_ms();
         }
         if (len == 0) return MF_OK;
         c->off = c->len = 0;
@@ -411,6 +420,29 @@ static int live_clients(const gen_feed *f) {
     int n = 0;
     for (int i = 0; i < f->nclients; i++) n += !f->clients[i]->dead;
     return n;
+}
+
+/* 1 when every live client has more than half its buffer pending: generating now would only
+ * overflow them all, so the feed waits for the fastest one (backpressure). One client that
+ * keeps up is enough to go on, and the others are then dropped when they overflow. */
+static int all_clients_behind(const gen_feed *f) {
+    size_t half = f->srv->opt.client_buffer / 2;
+    for (int i = 0; i < f->nclients; i++) {
+        const gen_client *c = f->clients[i];
+        if (!c->dead && c->len - c->off <= half) return 0;
+    }
+    return 1;
+}
+
+/* Drops clients that took no byte for STALL_DROP_MS while output was pending (a lone reader
+ * that stopped is never overflowed, because of the backpressure above). */
+static void drop_stalled(gen_feed *f) {
+    int64_t now = mf_mono_ms();
+    for (int i = 0; i < f->nclients; i++) {
+        gen_client *c = f->clients[i];
+        if (!c->dead && c->off < c->len && now - c->progress_ms > STALL_DROP_MS)
+            client_drop_slow(f, c);
+    }
 }
 
 /* ---- generation ------------------------------------------------------------------------- */
@@ -495,6 +527,7 @@ static int produce(gen_feed *f) {
         f->generating = 0;
         return 50;
     }
+    if (all_clients_behind(f)) return 1; /* EPOLLOUT wakes us earlier */
     if (!f->generating) { /* (re)start pacing from now: the first line goes out at once */
         f->generating = 1;
         f->pace_start_ns = now_ns;
@@ -620,6 +653,7 @@ static void *feed_main(void *arg) {
         int n = epoll_wait(f->epfd, evs, EPOLL_EVENTS, timeout);
         if (n > 0) handle_events(f, evs, n);
         fault_timers(f);
+        drop_stalled(f);
         timeout = produce(f);
         finish_clients(f);
         clients_sweep(f);

@@ -2,7 +2,8 @@
 # generator_basic: the generator as a stand-in exchange. Two feeds; two clients on one feed
 # get identical lines (the later one a contiguous run of the earlier one's), in the DESIGN
 # section 3 format, symbol order and rate; the log equals what the clients received; a client
-# that stops reading is dropped while another keeps receiving; SIGTERM exits 0.
+# that stops reading is dropped while another keeps receiving (and a lone one after 5 s);
+# SIGTERM exits 0.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -74,5 +75,15 @@ echo "fast client: $out"
     mf_fail "log differs from the fast client"
 grep -q 'client closed exchange=exchange1 .* reason=slow' "$T/generator2.log" ||
     mf_fail "drop not logged as slow"
+
+# ---- part 3: a lone client that stops reading is dropped too (no progress for 5 s) -----------
+P4=$(mf_free_port)
+mf_start_bg generator3 "$GEN" --listen "exchange1=127.0.0.1:$P4" --rate 20000 \
+    --client-buffer 65536
+mf_wait_for 10 grep -q 'feed listening' "$T/generator3.log"
+mf_start_bg stalled3 "${TOOL[@]}" stall "$P4" 30
+mf_wait_for 12 grep -q 'client closed exchange=exchange1 .* reason=slow' "$T/generator3.log"
+mf_stop_bg generator3
+[[ $(mf_exit_code generator3) == 0 ]] || mf_fail "generator3 did not exit 0"
 
 mf_pass "format, order, rate, identical clients, log, slow-client drop, clean SIGTERM"
