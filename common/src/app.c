@@ -138,7 +138,7 @@ static void default_instance(char *out, size_t size) {
 
 static int ready_nats(void *ctx) {
     mf_app *app = ctx;
-    if (app->nats == NULL && app->ready_without_nats) return 1;
+    if (app->nats == NULL && atomic_load(&app->ready_without_nats)) return 1;
     return app->nats != NULL && mf_nats_connected(app->nats);
 }
 

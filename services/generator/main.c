@@ -1,5 +1,6 @@
 /* main.c: marketflow-generator wiring: flags, config, the feed server, the stop sequence.
  * The generator is a stand-in exchange: it never connects to NATS (see docs/generator.md). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,7 @@ int main(int argc, char **argv) {
         mf_app_shutdown(&app);
         return 1;
     }
-    app.ready_without_nats = 1; /* /healthz: ready once every feed listens */
+    atomic_store(&app.ready_without_nats, 1); /* /healthz: ready once every feed listens */
     mf_log(MF_LOG_INFO, "running rate=%d interval_ms=%d seed=%lld extended=%d count=%lld",
            app.cfg.generator.rate, app.cfg.generator.interval_ms, (long long)app.cfg.generator.seed,
            app.cfg.generator.extended, (long long)opts.server.count);

@@ -14,6 +14,7 @@
 #define MF_APP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 #include "mf/config.h"
 #include "mf/nats_util.h"
@@ -34,7 +35,7 @@ typedef struct mf_app {
     mf_heartbeat *hb; /* after mf_app_heartbeat */
     /* Set by a service that never connects NATS (the generator) once it is ready: /healthz
      * then answers 200 without NATS. Written once from main; read by the metrics thread. */
-    volatile int ready_without_nats;
+    atomic_int ready_without_nats;
 } mf_app;
 
 /* Returns -1 when the service should run, else the exit code (0 help, 2 bad config). */
