@@ -12,6 +12,8 @@ static int flag_port(mf_config *cfg, void *ctx, const char *value, char *err, si
     return mf_config_set(cfg, "api", "port", value, "from --port", err, errlen) == MF_OK ? 0 : -1;
 }
 
+#define USAGE "marketflow-api [--port <N>] [--config <file>]"
+
 static const mf_cli_flag flags[] = {
     {"--port", "N", "HTTP port (overrides api.port)", flag_port},
     {NULL, NULL, NULL, NULL},
@@ -21,13 +23,17 @@ int main(int argc, char **argv) {
     mf_app app;
     api_service *svc = NULL;
     int fd;
-    int rc = mf_app_init(&app, "api", argc, argv, "marketflow-api [--port <N>] [--config <file>]",
-                         flags, NULL);
-    if (rc >= 0) return rc;
-    fd = api_listen_open(&app.cfg);
-    if (fd < 0) {
-        mf_app_shutdown(&app);
-        return 1;
+    mf_config pre;
+    mf_cli_result r = mf_config_cli(&pre, argc, argv, USAGE, flags, NULL);
+    int rc;
+    if (r != MF_CLI_RUN) return r == MF_CLI_EXIT_OK ? 0 : 2;
+    /* Bind before anything logs, so a port in use is reported as exactly one line. */
+    fd = api_listen_open(&pre);
+    if (fd < 0) return 1;
+    rc = mf_app_init(&app, "api", argc, argv, USAGE, flags, NULL);
+    if (rc >= 0) {
+        close(fd);
+        return rc;
     }
     if (mf_app_connect(&app) != MF_OK) {
         close(fd);
