@@ -187,21 +187,44 @@ static void drop_conn(pg_sink *p) {
     atomic_store(&p->connected, 0);
 }
 
+/* libpq's messages span several lines: fold them into one logfmt-safe line. */
+static void one_line(const char *in, char *out, size_t size) {
+    size_t n = 0;
+    for (; *in && n + 1 < size; in++) {
+        char ch = *in;
+        if (ch == '\n' || ch == '\t' || ch == '\r' || ch == '"') ch = ch == '"' ? '\'' : ' ';
+        if (ch == ' ' && n > 0 && out[n - 1] == ' ') continue;
+        out[n++] = ch;
+    }
+    while (n > 0 && out[n - 1] == ' ') n--;
+    out[n] = '\0';
+}
+
+/* Server notices (e.g. "relation already exists, skipping") go to the debug log, not to
+ * stderr as libpq's default processor would. */
+static void on_notice(void *arg, const char *message) {
+    char line[512];
+    (void)arg;
+    one_line(message, line, sizeof(line));
+    mf_log(MF_LOG_DEBUG, "postgres notice: %s", line);
+}
+
 /* Logs a failure (the first of an outage as a warning, later ones rate-limited) and
  * classifies it: MF_ERR_PARSE when the server rejected the data itself (SQLSTATE class 22)
  * on a healthy connection, else MF_ERR_DB (retry). */
 static mf_status fail(pg_sink *p, PGresult *r, const char *what) {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     int data_error = state != NULL && strncmp(state, "22", 2) == 0;
-    const char *msg = r ? PQresultErrorMessage(r) : "";
-    if (msg[0] == '\0' && p->conn) msg = PQerrorMessage(p->conn);
+    const char *raw = r ? PQresultErrorMessage(r) : "";
+    char msg[512];
+    if (raw[0] == '\0' && p->conn) raw = PQerrorMessage(p->conn);
+    one_line(raw, msg, sizeof(msg));
     atomic_fetch_add(p->errors, 1);
     if (!p->down_logged || data_error) {
-        mf_log(MF_LOG_WARN, "postgres %s failed sqlstate=%s: %.300s", what, state ? state : "-",
-               msg);
+        mf_log(MF_LOG_WARN, "postgres %s failed sqlstate=%s: %s", what, state ? state : "-", msg);
         p->down_logged = 1;
     } else {
-        mf_log_ratelimited(MF_LOG_WARN, 10000, "postgres %s still failing: %.300s", what, msg);
+        mf_log_ratelimited(MF_LOG_WARN, 10000, "postgres %s still failing: %s", what, msg);
     }
     PQclear(r);
     if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK) {
@@ -243,6 +266,7 @@ static mf_status pg_connect(pg_sink *p) {
         drop_conn(p);
         return MF_ERR_DB;
     }
+    PQsetNoticeProcessor(p->conn, on_notice, NULL);
     if (pers_migrate(p->conn, p->migrations_dir, &applied) != MF_OK) {
         atomic_fetch_add(p->errors, 1);
         drop_conn(p);
