@@ -47,6 +47,9 @@ int main(int argc, char **argv) {
     mf_app_heartbeat(&app, api_service_status, svc);
     while (!mf_stop_requested()) mf_wait_stop(1000);
     mf_log(MF_LOG_INFO, "shutdown requested");
+    /* The last heartbeat ("stopped") calls the service's fill: stop it before the service. */
+    mf_heartbeat_stop(app.hb);
+    app.hb = NULL;
     api_service_stop(svc);
     mf_app_shutdown(&app);
     return 0;
