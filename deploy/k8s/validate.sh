@@ -10,7 +10,8 @@
 #    kubernetes-models) and for unknown fields (TypeScript, against the same package's types);
 # 3. security contexts, probes, config, references and what the issue asks of dev and prod
 #    are checked on the rendered objects (tools/check.mjs says what exactly);
-# 4. nats-server -t checks every rendered nats.conf;
+# 4. nats-server -t checks every rendered nats.conf; then known-bad variants of the dev and
+#    prod renders (tools/check.mjs, MUTATIONS) must each fail these checks;
 # 5. the Dockerfile is linted (dockerfile-utils, dockerfilelint, project policy) and its runtime
 #    packages must exist in apt;
 # 6. if marketflow binaries are built (MF_BUILD_DIR, default build/): every library they load
@@ -272,6 +273,14 @@ if [ "$NPM_OK" -eq 1 ]; then
     section "rendered objects: schemas, unknown fields, security, probes, config, refs, NATS, overlays"
     check manifests --work "$WORK/check" --dockerfile "$DOCKERFILE" \
       --nats-server "${NATS_SERVER:-nats-server}" "${RENDERED[@]}"
+    section "self-test: known-bad variants of dev and prod must fail the checks above"
+    selftest=()
+    for r in "${RENDERED[@]}"; do
+      case "$r" in dev=* | prod=*) selftest+=("$r") ;; esac
+    done
+    if [ "${#selftest[@]}" -gt 0 ]; then
+      check selftest --work "$WORK/selftest" --nats-server "${NATS_SERVER:-nats-server}" "${selftest[@]}"
+    fi
   elif [ "$RENDER" -eq 0 ]; then
     section "resource files (not rendered): schemas, unknown fields, security contexts"
     check sources --work "$WORK/check" "$HERE"

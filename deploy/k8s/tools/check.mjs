@@ -7,6 +7,7 @@
 //   node check.mjs dockerfile FILE
 //   node check.mjs runtime-libs --dockerfile FILE [BINARY...]
 //   node check.mjs config-check --bin-dir DIR NAME=RENDERED.yaml ...
+//   node check.mjs selftest --work DIR dev=RENDERED.yaml prod=RENDERED.yaml
 //
 // Every check prints one line, "ok" or "FAIL"; the run ends with "N passed, N failed" and
 // exits 1 when anything failed.
@@ -954,6 +955,93 @@ function cmdConfigCheck(opts) {
   }
 }
 
+// The checks themselves are tested: each mutation of a good render below must make the
+// manifests check fail with the given text, for the mutated render's label.
+const find = (objs, kind, prefix) => objs.find((o) => o.kind === kind && o.metadata.name.startsWith(prefix));
+const ctr = (objs, name) => podSpecOf(find(objs, "Deployment", name)).containers[0];
+const MUTATIONS = [
+  ["dev", "unknown field", "unknown field readinesProbe", (o) => {
+    const c = ctr(o, "marketflow-api");
+    c.readinesProbe = c.readinessProbe;
+    delete c.readinessProbe;
+  }],
+  ["dev", "wrong type", "must be integer", (o) => { find(o, "Deployment", "marketflow-collector").spec.replicas = "3"; }],
+  ["dev", "writable root filesystem", "readOnlyRootFilesystem is not true", (o) => { delete ctr(o, "marketflow-api").securityContext.readOnlyRootFilesystem; }],
+  ["dev", "privilege escalation", "allowPrivilegeEscalation is not false", (o) => { ctr(o, "marketflow-aggregator").securityContext.allowPrivilegeEscalation = true; }],
+  ["dev", "root user", "runAsNonRoot is not true", (o) => {
+    const w = find(o, "StatefulSet", "marketflow-redis");
+    w.spec.template.spec.securityContext.runAsNonRoot = false;
+    delete podSpecOf(w).containers[0].securityContext.runAsNonRoot;
+  }],
+  ["dev", "missing liveness probe", "no livenessProbe", (o) => { delete ctr(o, "marketflow-collector").livenessProbe; }],
+  ["dev", "readiness not on /healthz", "readinessProbe is not GET /healthz", (o) => { ctr(o, "marketflow-persister-redis").readinessProbe.httpGet.path = "/metrics"; }],
+  ["dev", "literal secret", "has a literal value", (o) => { ctr(o, "marketflow-api").env.push({ name: "MARKETFLOW_POSTGRES_PASSWORD", value: "hunter2" }); }],
+  ["dev", "unknown config section", "known section", (o) => { find(o, "ConfigMap", "marketflow-config").data.MARKETFLOW_AGGREGATR_WORKERS = "4"; }],
+  ["dev", "missing secret key", "has no key nats-tokn", (o) => {
+    ctr(o, "marketflow-collector").env.find((e) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef.key = "nats-tokn";
+  }],
+  ["dev", "Service port without container port", "is not a container port", (o) => { find(o, "Service", "marketflow-generator").spec.ports[0].targetPort = "exchange9"; }],
+  ["dev", "broken nats.conf", "nats-server -t", (o) => {
+    const cm = find(o, "ConfigMap", "nats-config");
+    cm.data["nats.conf"] = cm.data["nats.conf"].replace("jetstream {", "jetstream {{");
+  }],
+  ["dev", "not one of everything", "dev runs one of everything", (o) => { find(o, "Deployment", "marketflow-api").spec.replicas = 2; }],
+  ["prod", "route missing", "routes miss nats://nats-2.nats-headless:6222", (o) => {
+    const cm = find(o, "ConfigMap", "nats-config");
+    cm.data["nats.conf"] = cm.data["nats.conf"].replace(/\s*nats:\/\/nats-2\.nats-headless:6222/, "");
+  }],
+  ["prod", "monitoring port mismatch", "does not probe the monitoring port", (o) => {
+    podSpecOf(find(o, "StatefulSet", "nats")).containers[0].readinessProbe.httpGet.port = 8223;
+  }],
+  ["prod", "API replicas", "API has 3 replicas", (o) => { find(o, "Deployment", "marketflow-api").spec.replicas = 3; }],
+  ["prod", "missing PDB", "no PodDisruptionBudget", (o) => {
+    o.splice(o.findIndex((x) => x.kind === "PodDisruptionBudget" && x.metadata.name === "marketflow-persister-redis"), 1);
+  }],
+  ["prod", "HPA minimum", "minReplicas 2 < 3", (o) => { find(o, "HorizontalPodAutoscaler", "marketflow-aggregator").spec.minReplicas = 2; }],
+];
+
+function cmdSelftest(opts) {
+  const work = opts.work ?? fs.mkdtempSync("/tmp/mf-k8s-selftest-");
+  fs.mkdirSync(work, { recursive: true });
+  const renders = {};
+  for (const spec of opts.rest) {
+    const eq = spec.indexOf("=");
+    renders[spec.slice(0, eq)] = spec.slice(eq + 1);
+  }
+  const args = [];
+  const labels = [];
+  MUTATIONS.forEach(([overlay, what, , mutate], i) => {
+    if (!renders[overlay]) return;
+    const objs = loadYamlDocs(renders[overlay]).objs;
+    mutate(objs);
+    const label = `${overlay}~m${i}`;
+    const file = path.join(work, `${label}.yaml`);
+    fs.writeFileSync(file, objs.map((o) => YAML.stringify(o)).join("---\n"));
+    args.push(`${label}=${file}`);
+    labels.push([label, overlay, what]);
+  });
+  if (!args.length) {
+    fail("selftest", ["no dev or prod render given"]);
+    return;
+  }
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "manifests", "--work", path.join(work, "run"), ...(opts.natsServer ? ["--nats-server", opts.natsServer] : []), ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
+  const out = r.stdout ?? "";
+  if (!/^\d+ passed, \d+ failed$/m.test(out)) {
+    const why = r.error ? r.error.message : `status ${r.status}, signal ${r.signal}`;
+    fail("selftest: the manifests check ended early", [why, ...String(r.stderr ?? "").trim().split("\n").slice(-5)]);
+    return;
+  }
+  // FAIL blocks by label: the FAIL line and its indented problems.
+  const blocks = out.split(/\n(?=\S)/);
+  MUTATIONS.forEach(([overlay, what, expect], i) => {
+    if (!renders[overlay]) return;
+    const label = `${overlay}~m${i}`;
+    const hit = blocks.some((b) => b.startsWith("FAIL") && b.includes(`${label}:`) && b.includes(expect));
+    if (hit) ok(`selftest: ${overlay} with ${what} fails ("${expect}")`);
+    else fail(`selftest: ${overlay} with ${what} is not caught`, [`expected a failure containing "${expect}"`]);
+  });
+}
+
 // ---- commands -------------------------------------------------------------------------------
 
 function parseArgs(argv) {
@@ -999,7 +1087,7 @@ async function cmdManifests(opts) {
     const wanted = checkRefs(label, objs, { externalSecrets });
     secretKeys.set(label, { objs, wanted });
     checkNats(label, objs, path.join(work, "nats"), opts.natsServer ?? "nats-server");
-    const expect = EXPECT[label];
+    const expect = EXPECT[label.split("~")[0]];
     if (expect) check(`${label}: overlay matches the issue`, (p) => expect(objs, p));
     else notes.push(`${label}: no overlay expectations (only dev and prod have them)`);
   }
@@ -1054,6 +1142,7 @@ else if (cmd === "sources") await cmdSources(opts);
 else if (cmd === "dockerfile") await cmdDockerfile(opts.rest[0]);
 else if (cmd === "runtime-libs") cmdRuntimeLibs(opts);
 else if (cmd === "config-check") cmdConfigCheck(opts);
+else if (cmd === "selftest") cmdSelftest(opts);
 else {
   console.error("usage: check.mjs manifests|sources|dockerfile ...");
   process.exit(2);
