@@ -3,9 +3,10 @@
  *
  * DESIGN
  *   Threads:
- *   - intake (1): takes ticks off the bus in batches: in transport=jetstream a Fetch(1024) loop
- *     on the durable pull consumer "<prefix>-aggregator" that every instance shares (a pull
- *     consumer hands each message to one fetcher: that is the queue group); in transport=core a
+ *   - intake (1): takes ticks off the bus in batches: in transport=jetstream a pull loop
+ *     (batch 1024, 200 ms expiry) on the durable pull consumer "<prefix>-aggregator" that every
+ *     instance shares (a pull consumer hands each message to one puller: that is the queue
+ *     group); in transport=core a
  *     synchronous queue subscription (queue "<prefix>-aggregator"). It decodes each tick
  *     (mf_tick_from_json; a bad payload is acked and counted, never retried) and appends it,
  *     with its ack subject, to the batch of worker hash(exchange, symbol) % workers, so one key
@@ -49,6 +50,8 @@ struct aggregator {
     char stream[64];
     char durable[96];
     char subject[128];
+    char inbox[128];        /* pull replies: "<inbox>.<request number>" */
+    char next_subject[256]; /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> */
     atomic_llong lag;
     atomic_llong server_ack_pending;
     int64_t next_poll;
@@ -124,20 +127,51 @@ static void hand_over(aggregator *a, agg_batch **batches) {
     }
 }
 
-static void intake_jetstream(aggregator *a, agg_batch **batches) {
-    while (!atomic_load(&a->stop)) {
-        natsMsgList list = {0};
-        jsErrCode jerr = 0;
-        natsStatus ns = natsSubscription_Fetch(&list, a->sub, FETCH_BATCH, FETCH_WAIT_MS, &jerr);
-        if (ns == NATS_TIMEOUT) continue;
-        if (ns != NATS_OK) {
-            mf_log_ratelimited(MF_LOG_WARN, 5000, "fetch failed: %s (jerr=%d); retrying",
-                               natsStatus_GetText(ns), (int)jerr);
-            mf_sleep_ms(100);
+/* Sends one pull request for the next batch; the reply subject names the request. */
+static natsStatus pull_request(aggregator *a, uint64_t n) {
+    char reply[160], body[96];
+    int len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", FETCH_BATCH,
+                       (long long)FETCH_WAIT_MS * NS_PER_MS);
+    snprintf(reply, sizeof(reply), "%s.%llu", a->inbox, (unsigned long long)n);
+    return natsConnection_PublishRequest(a->sh.nc, a->next_subject, reply, body, len);
+}
+
+/* One pull: up to FETCH_BATCH messages, until the request's end (a status message on its
+ * reply subject: 408 expired, 404 nothing, 409 ...) or a local deadline. Messages of an
+ * earlier request that arrive late are simply taken too: nothing here has a fixed size. */
+static int pull_once(aggregator *a, agg_batch **batches, uint64_t n) {
+    char mine[160];
+    int got = 0;
+    int64_t deadline = mf_mono_ms() + FETCH_WAIT_MS + 1000;
+    snprintf(mine, sizeof(mine), "%s.%llu", a->inbox, (unsigned long long)n);
+    if (pull_request(a, n) != NATS_OK) {
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "pull request failed: %s", nats_GetLastError(NULL));
+        mf_sleep_ms(100);
+        return 0;
+    }
+    while (got < FETCH_BATCH) {
+        natsMsg *m = NULL;
+        const char *status = NULL;
+        int64_t left = deadline - mf_mono_ms();
+        if (left <= 0 || natsSubscription_NextMsg(&m, a->sub, left) != NATS_OK) break;
+        if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
+            int end = strcmp(natsMsg_GetSubject(m), mine) == 0;
+            if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0)
+                mf_log_ratelimited(MF_LOG_WARN, 5000, "pull status %s", status);
+            natsMsg_Destroy(m);
+            if (end) break;
             continue;
         }
-        for (int i = 0; i < list.Count; i++) dispatch(a, list.Msgs[i], batches);
-        natsMsgList_Destroy(&list);
+        dispatch(a, m, batches);
+        natsMsg_Destroy(m);
+        got++;
+    }
+    return got;
+}
+
+static void intake_jetstream(aggregator *a, agg_batch **batches) {
+    for (uint64_t n = 1; !atomic_load(&a->stop); n++) {
+        pull_once(a, batches, n);
         hand_over(a, batches);
     }
 }
@@ -186,7 +220,9 @@ static void consumer_config(aggregator *a, jsConsumerConfig *cc) {
     cc->Durable = a->durable;
     cc->AckPolicy = js_AckExplicit;
     cc->DeliverPolicy = js_DeliverAll;
-    cc->FilterSubject = a->subject;
+    /* No FilterSubject: the stream holds only ticks, and with a filter nats-server 2.9 computes
+     * NumPending per subject: seconds per CONSUMER.INFO with 30,000 symbols, run inline in
+     * our connection's read loop (acks and pulls stalled behind it). */
     cc->MaxAckPending = 1000000; /* the default 1000 would throttle Fetch(1024) */
     /* Far above grace + flush + PubAck, so ticks are redelivered only after a real failure. */
     cc->AckWait = 30000 * NS_PER_MS;
@@ -217,17 +253,26 @@ static mf_status ensure_consumer(aggregator *a) {
     return MF_OK;
 }
 
+/* The pull protocol is driven here rather than through natsSubscription_Fetch: with messages
+ * left over from an expired request, nats.c 3.4.1's Fetch wrote past its batch array (seen as
+ * a crash under load; see docs/aggregator.md). A plain sync subscription on our own inbox
+ * receives the messages; requests go to the consumer's MSG.NEXT API subject. */
 static mf_status subscribe_jetstream(aggregator *a) {
-    jsSubOptions so;
-    jsErrCode jerr = 0;
+    natsInbox *inbox = NULL;
+    char wild[160];
     natsStatus ns;
     for (int attempt = 0; ensure_consumer(a) != MF_OK; attempt++)
         if (mf_wait_stop((int)mf_backoff_ms(attempt, 250, 5000))) return MF_ERR_CLOSED;
-    jsSubOptions_Init(&so);
-    so.Stream = a->stream;
-    so.Consumer = a->durable; /* bind: the subscription never deletes the consumer */
-    ns = js_PullSubscribe(&a->sub, a->js, a->subject, a->durable, NULL, &so, &jerr);
-    if (ns != NATS_OK) return mf_nats_fail(ns, "pull subscribe");
+    ns = natsInbox_Create(&inbox);
+    if (ns != NATS_OK) return mf_nats_fail(ns, "inbox");
+    snprintf(a->inbox, sizeof(a->inbox), "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    snprintf(a->next_subject, sizeof(a->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", a->stream,
+             a->durable);
+    snprintf(wild, sizeof(wild), "%s.*", a->inbox);
+    ns = natsConnection_SubscribeSync(&a->sub, a->sh.nc, wild);
+    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(a->sub, -1, -1);
+    if (ns != NATS_OK) return mf_nats_fail(ns, "pull inbox subscribe");
     mf_log(MF_LOG_INFO, "consuming stream=%s consumer=%s subject=%s", a->stream, a->durable,
            a->subject);
     return MF_OK;
@@ -307,10 +352,9 @@ void aggregator_stop(aggregator *a) {
     atomic_store(&a->stop, 1);
     if (a->intake_started) pthread_join(a->intake, NULL);
     a->intake_started = 0;
-    /* No more deliveries. JetStream: the bound durable consumer stays (since nats.c 3.4,
-     * destroying a subscription never deletes a consumer it did not create). Destroying it
-     * here also keeps it out of the connection drain at exit. */
-    if (a->sub && !a->sh.jetstream) natsSubscription_Unsubscribe(a->sub);
+    /* No more deliveries (the durable consumer stays on the server). Unsubscribing here also
+     * keeps the subscription out of the connection drain at exit. */
+    if (a->sub) natsSubscription_Unsubscribe(a->sub);
     natsSubscription_Destroy(a->sub);
     a->sub = NULL;
     for (int i = 0; i < a->nworkers; i++) agg_worker_close(a->workers[i]);

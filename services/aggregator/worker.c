@@ -4,10 +4,12 @@
  * Thread model: the worker thread owns its agg_windows and its list of publishes waiting for a
  * PubAck. It pops tick batches from its queue, and every cycle (20 ms) flushes due partials,
  * publishes the conflated latest, retries publishes without PubAck, and expires idle keys.
- * Each worker has its own JetStream context: nats.c calls on_puback on that context's reply
- * thread, which only records (seq, ok) under a mutex; the worker then acks the ticks of that
- * partial (natsMsg_Ack's "+ACK" to each reply subject) or publishes it again (same Nats-Msg-Id,
- * so the stream stores it once). */
+ * JetStream publishes are plain publishes with a reply subject "<worker inbox>.<seq>": the
+ * stream answers there with the PubAck. (nats.c 3.4.1's js_PublishMsgAsync crashed in its
+ * pending-map under ~30,000 publishes in flight, see docs/aggregator.md; this needs no map.)
+ * The inbox subscription's delivery thread (on_puback) only records (seq, ok) under a mutex;
+ * the worker then acks the ticks of that partial ("+ACK" to each reply subject, what
+ * natsMsg_Ack sends) or publishes it again (same Nats-Msg-Id, so the stream stores it once). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,6 @@
 #define CYCLE_MS 20
 #define RETRY_AFTER_MS 5000
 #define STOP_WAIT_MS 10000
-#define PUB_MAX_PENDING 65536
 
 /* A partial published (or to publish) and the ticks to ack once it is stored. */
 typedef struct agg_pub {
@@ -45,7 +46,11 @@ struct agg_worker {
     pthread_t thread;
     mf_queue *q;
     agg_windows *win;
-    jsCtx *js;
+    int js;                  /* transport=jetstream: wait for PubAcks */
+    natsSubscription *inbox; /* PubAcks arrive on "<reply_prefix><seq>" */
+    char reply_prefix[96];
+    int inbox_done; /* set (under mu) once the inbox delivery thread is finished */
+    pthread_cond_t inbox_cv;
     /* Completions from the PubAck thread. */
     pthread_mutex_t mu;
     agg_done *done;
@@ -110,16 +115,19 @@ static void ack_all(agg_worker *w, const char *acks, size_t nacks) {
     atomic_fetch_sub(w->sh->c.pending_acks, (long long)nacks);
 }
 
-/* nats.c's PubAck thread: record the outcome for the worker, nothing else. */
-static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
+/* The inbox delivery thread: record the outcome for the worker, nothing else. */
+static void on_puback(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
     agg_worker *w = closure;
-    const char *id = NULL, *colon;
+    const char *subj = natsMsg_GetSubject(msg), *data = natsMsg_GetData(msg);
+    const char *dot = subj ? strrchr(subj, '.') : NULL;
     agg_done d;
-    (void)js;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
-        (colon = strrchr(id, ':')) != NULL) {
-        d.seq = strtoull(colon + 1, NULL, 10);
-        d.ok = pa != NULL && pae == NULL;
+    (void)nc, (void)sub;
+    if (dot != NULL) {
+        d.seq = strtoull(dot + 1, NULL, 10);
+        /* A PubAck is {"stream":..,"seq":..}; failures carry "error", or are a no-responders
+         * status (no stream) with an empty body. */
+        d.ok = !natsMsg_IsNoResponders(msg) && data != NULL && natsMsg_GetDataLength(msg) > 0 &&
+               strstr(data, "\"error\"") == NULL;
         pthread_mutex_lock(&w->mu);
         if (w->ndone == w->done_cap) {
             w->done_cap = w->done_cap ? w->done_cap * 2 : 1024;
@@ -131,6 +139,14 @@ static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
     natsMsg_Destroy(msg);
 }
 
+static void on_inbox_complete(void *closure) {
+    agg_worker *w = closure;
+    pthread_mutex_lock(&w->mu);
+    w->inbox_done = 1;
+    pthread_cond_broadcast(&w->inbox_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void pub_free(agg_pub *p) {
     if (p == NULL) return;
     free(p->json);
@@ -139,18 +155,14 @@ static void pub_free(agg_pub *p) {
 }
 
 static void pub_send(agg_worker *w, agg_pub *p) {
-    char id[96];
+    char id[96], reply[128];
     natsMsg *m = NULL;
     natsStatus ns;
     snprintf(id, sizeof(id), "%s:%" PRIu64, w->sh->producer, p->seq);
-    ns = natsMsg_Create(&m, p->subject, NULL, p->json, (int)p->json_len);
+    snprintf(reply, sizeof(reply), "%s%" PRIu64, w->reply_prefix, p->seq);
+    ns = natsMsg_Create(&m, p->subject, w->js ? reply : NULL, p->json, (int)p->json_len);
     if (ns == NATS_OK) ns = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (ns == NATS_OK) {
-        if (w->js != NULL)
-            ns = js_PublishMsgAsync(w->js, &m, NULL);
-        else
-            ns = natsConnection_PublishMsg(w->sh->nc, m);
-    }
+    if (ns == NATS_OK) ns = natsConnection_PublishMsg(w->sh->nc, m);
     natsMsg_Destroy(m);
     p->sent_ms = mf_mono_ms();
     if (ns != NATS_OK) {
@@ -254,7 +266,7 @@ static void on_partial(agg_partial *part, void *ctx) {
     if (part->correction) atomic_fetch_add(sh->c.late_corrections, 1);
     agg_partial_free(part);
     pub_send(w, p);
-    if (w->js == NULL) { /* core: fire and forget, nothing to ack */
+    if (!w->js) { /* core: fire and forget, nothing to ack */
         pub_free(p);
         return;
     }
@@ -353,33 +365,60 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static mf_status worker_js(agg_worker *w) {
-    jsOptions jo;
-    natsStatus ns;
-    jsOptions_Init(&jo);
-    jo.Wait = 5000;
-    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
-    jo.PublishAsync.AckHandler = on_puback;
-    jo.PublishAsync.AckHandlerClosure = w;
-    ns = natsConnection_JetStream(&w->js, w->sh->nc, &jo);
-    return ns == NATS_OK ? MF_OK : mf_nats_fail(ns, "worker jetstream context");
+static mf_status worker_inbox(agg_worker *w) {
+    natsInbox *inbox = NULL;
+    char subj[128];
+    natsStatus ns = natsInbox_Create(&inbox);
+    if (ns != NATS_OK) return mf_nats_fail(ns, "inbox");
+    snprintf(w->reply_prefix, sizeof(w->reply_prefix), "%s.", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    snprintf(subj, sizeof(subj), "%s*", w->reply_prefix);
+    w->js = 1;
+    ns = natsConnection_Subscribe(&w->inbox, w->sh->nc, subj, on_puback, w);
+    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(w->inbox, -1, -1);
+    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(w->inbox, on_inbox_complete, w);
+    return ns == NATS_OK ? MF_OK : mf_nats_fail(ns, "PubAck inbox subscribe");
+}
+
+/* Unsubscribes the inbox and waits (bounded) until its delivery thread is done with w. */
+static int inbox_stop(agg_worker *w) {
+    struct timespec dl;
+    int done;
+    if (w->inbox == NULL) return 1;
+    natsSubscription_Unsubscribe(w->inbox);
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += 2;
+    pthread_mutex_lock(&w->mu);
+    while (!w->inbox_done && pthread_cond_timedwait(&w->inbox_cv, &w->mu, &dl) == 0) {
+    }
+    done = w->inbox_done;
+    pthread_mutex_unlock(&w->mu);
+    natsSubscription_Destroy(w->inbox);
+    w->inbox = NULL;
+    return done;
 }
 
 mf_status agg_worker_start(agg_worker **out, agg_shared *sh, int index) {
     agg_worker *w = mf_xcalloc(1, sizeof(*w));
+    pthread_condattr_t ca;
     mf_status s;
     w->sh = sh;
     w->index = index;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->inbox_cv, &ca);
+    pthread_condattr_destroy(&ca);
     s = mf_queue_create(&w->q, 64);
     if (s == MF_OK) s = agg_windows_create(&w->win, &sh->wcfg);
-    if (s == MF_OK && sh->jetstream) s = worker_js(w);
+    if (s == MF_OK && sh->jetstream) s = worker_inbox(w);
     if (s == MF_OK && pthread_create(&w->thread, NULL, worker_main, w) != 0) s = MF_ERR;
     if (s != MF_OK) {
-        agg_windows_destroy(w->win);
-        mf_queue_destroy(w->q);
-        jsCtx_Destroy(w->js);
-        free(w);
+        if (inbox_stop(w)) { /* else its thread may still run: leave w allocated */
+            agg_windows_destroy(w->win);
+            mf_queue_destroy(w->q);
+            free(w);
+        }
         return s;
     }
     *out = w;
@@ -398,16 +437,15 @@ void agg_worker_join(agg_worker *w) {
     if (w == NULL) return;
     mf_queue_close(w->q);
     pthread_join(w->thread, NULL);
-    /* After destroy, PubAcks still due are dropped and their ticks redelivered after AckWait.
-     * One may be in its handler right now, so with publishes outstanding the worker (the
-     * handler's closure) is left allocated: the process is about to exit anyway. */
-    jsCtx_Destroy(w->js);
-    if (w->count > 0) return;
+    /* PubAcks still due are dropped and their ticks redelivered after AckWait. If the inbox
+     * thread did not finish in time it may still touch w: leave w allocated (we are exiting). */
+    if (!inbox_stop(w)) return;
     for (size_t i = 0; i < w->count; i++) pub_free(w->pend[w->head + i]);
     free(w->pend);
     free(w->done);
     agg_windows_destroy(w->win);
     mf_queue_destroy(w->q);
     pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->inbox_cv);
     free(w);
 }

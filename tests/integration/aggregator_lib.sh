@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # aggregator_lib.sh: helpers shared by the aggregator integration tests (source after lib.sh).
-MFCAT="$BUILD_DIR/tests/tools/mf-cat"
+MFCAT=${MFCAT:-"$BUILD_DIR/tests/tools/mf-cat"}
 ORACLE="$SOURCE_DIR/tests/integration/oracle.py"
 [[ -x $MFCAT ]] || mf_fail "mf-cat not built ($MFCAT)"
 
