@@ -431,6 +431,8 @@ static void settle(pers_core *c, mf_status s) {
 
 static void process_batch(pers_core *c) {
     pers_result res = {0};
+    int64_t t0 = mf_mono_ms();
+    size_t nm = c->nmsgs;
     size_t np = parse_batch(c);
     size_t nu = pers_dedupe(c->parsed, np, c->uniq);
     mf_status s = MF_OK;
@@ -447,8 +449,10 @@ static void process_batch(pers_core *c) {
     atomic_fetch_add(c->rows, res.rows);
     atomic_fetch_add(c->skipped, res.skipped);
     atomic_store(&c->last_commit_ts, mf_now_ms());
-    mf_log(MF_LOG_DEBUG, "batch committed partials=%zu applied=%" PRId64 " rows=%" PRId64, nu,
-           res.applied, res.rows);
+    mf_log(MF_LOG_DEBUG,
+           "batch committed messages=%zu partials=%zu applied=%" PRId64 " rows=%" PRId64
+           " ms=%" PRId64,
+           nm, nu, res.applied, res.rows, mf_mono_ms() - t0);
 }
 
 /* ---- run ------------------------------------------------------------------------------------- */
@@ -485,8 +489,9 @@ void pers_core_run(pers_core *c) {
     /* Ends the pull subscription only: the consumer was created explicitly, so the library
      * does not delete it, and its unacked messages go to the other replicas. */
     if (c->sub) natsSubscription_Unsubscribe(c->sub);
-    mf_log(MF_LOG_INFO, "core stopped batches=%lld partials=%lld",
-           (long long)atomic_load(c->batches), (long long)atomic_load(c->applied));
+    mf_log(MF_LOG_INFO, "core stopped batches=%lld partials=%lld rows=%lld duplicates=%lld",
+           (long long)atomic_load(c->batches), (long long)atomic_load(c->applied),
+           (long long)atomic_load(c->rows), (long long)atomic_load(c->duplicates));
 }
 
 void pers_core_fill_status(json_t *o, void *ctx) {
