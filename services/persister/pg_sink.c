@@ -5,7 +5,12 @@
  * migrations (advisory lock), create the session temp table mf_stage. Any connection
  * failure drops the connection; the core backs off and calls ensure() + write() again with
  * the same batch, which is harmless because applied_partials makes every merge idempotent.
- * Only parameterised SQL and COPY carry data: no value is ever formatted into SQL text. */
+ * Only parameterised SQL and COPY carry data: no value is ever formatted into SQL text.
+ *
+ * One transaction per batch: COPY the (producer, seq) pairs into mf_ledger; INSERT them into
+ * applied_partials ON CONFLICT DO NOTHING RETURNING the pairs recorded now; merge only those
+ * partials per minute in C (mf_rollup_merge: exact); COPY the minute deltas into mf_minute;
+ * one INSERT ... ON CONFLICT DO UPDATE merges them into aggregated_prices; COMMIT. */
 #include "pg_sink.h"
 
 #include <inttypes.h>
@@ -35,87 +40,74 @@ typedef struct pg_sink {
     int64_t next_prune; /* monotonic ms */
     char *copybuf;
     size_t copycap;
+    mf_rollup *minutes; /* pre-merged minute deltas of the batch */
+    size_t mincap;
     atomic_int connected;
     atomic_llong *errors;
     atomic_llong *reconnects;
     atomic_llong *pruned;
 } pg_sink;
 
-static const char *STAGE_SQL =
-    "CREATE TEMP TABLE IF NOT EXISTS mf_stage ("
-    "producer text, seq bigint, exchange text, pair_name text, minute timestamptz, "
-    "cnt bigint, psum numeric, min_price float8, min_ts bigint, max_price float8, "
-    "max_ts bigint, open_price float8, open_ts bigint, open_id bigint, close_price float8, "
-    "close_ts bigint, close_id bigint, volume numeric, notional numeric) "
-    "ON COMMIT DELETE ROWS";
+/* Session temp tables, emptied by every COMMIT (and ROLLBACK). */
+static const char *STAGE_SQL[] = {
+    "CREATE TEMP TABLE IF NOT EXISTS mf_ledger (producer text, seq bigint, minute timestamptz)"
+    " ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS mf_minute (exchange text, pair_name text,"
+    " minute timestamptz, cnt bigint, psum numeric, min_price float8, min_ts bigint,"
+    " max_price float8, max_ts bigint, open_price float8, open_ts bigint, open_id bigint,"
+    " close_price float8, close_ts bigint, close_id bigint, volume numeric, notional numeric)"
+    " ON COMMIT DELETE ROWS",
+};
 
-/* Records the partials (ordered, so two replicas lock in the same order), keeps only those
- * recorded now, merges them per minute (exact NUMERIC sums; extremes and open/close by the
- * rules of common/src/rollup.c) and upserts the minute rows. Returns (fresh, rows). */
-static const char *MERGE_SQL =
-    "WITH fresh AS ("
-    " INSERT INTO applied_partials (producer, seq, minute)"
-    " SELECT producer, seq, minute FROM mf_stage ORDER BY producer, seq"
-    " ON CONFLICT DO NOTHING RETURNING producer, seq),"
-    " p AS (SELECT s.* FROM mf_stage s JOIN fresh f ON s.producer = f.producer AND s.seq = f.seq),"
-    " agg AS (SELECT exchange, pair_name, minute,"
-    "  sum(cnt)::bigint AS cnt, sum(psum) AS psum, sum(volume) AS volume,"
-    "  sum(notional) AS notional,"
-    "  (array_agg(min_price ORDER BY min_price, min_ts))[1] AS min_price,"
-    "  (array_agg(min_ts ORDER BY min_price, min_ts))[1] AS min_ts,"
-    "  (array_agg(max_price ORDER BY max_price DESC, max_ts))[1] AS max_price,"
-    "  (array_agg(max_ts ORDER BY max_price DESC, max_ts))[1] AS max_ts,"
-    "  (array_agg(open_price ORDER BY open_ts, open_id, open_price))[1] AS open_price,"
-    "  (array_agg(open_ts ORDER BY open_ts, open_id, open_price))[1] AS open_ts,"
-    "  (array_agg(open_id ORDER BY open_ts, open_id, open_price))[1] AS open_id,"
-    "  (array_agg(close_price ORDER BY close_ts DESC, close_id DESC, close_price DESC))[1]"
-    "   AS close_price,"
-    "  (array_agg(close_ts ORDER BY close_ts DESC, close_id DESC, close_price DESC))[1]"
-    "   AS close_ts,"
-    "  (array_agg(close_id ORDER BY close_ts DESC, close_id DESC, close_price DESC))[1]"
-    "   AS close_id"
-    "  FROM p GROUP BY exchange, pair_name, minute),"
-    " up AS (INSERT INTO aggregated_prices AS t (exchange, pair_name, \"timestamp\","
-    "  average_price, min_price, max_price, tick_count, price_sum, open_price, open_ts,"
-    "  open_id, close_price, close_ts, close_id, min_ts, max_ts, volume, notional,"
-    "  updated_at)"
-    "  SELECT exchange, pair_name, minute, psum::float8 / cnt::float8, min_price,"
-    "  max_price, cnt, psum, open_price, open_ts, open_id, close_price, close_ts, close_id,"
-    "  min_ts, max_ts, volume, notional, now()"
-    "  FROM agg ORDER BY exchange, pair_name, minute"
-    "  ON CONFLICT (exchange, pair_name, \"timestamp\") DO UPDATE SET"
-    "  tick_count = t.tick_count + EXCLUDED.tick_count,"
-    "  price_sum = t.price_sum + EXCLUDED.price_sum,"
-    "  average_price = (t.price_sum + EXCLUDED.price_sum)::float8"
-    "   / (t.tick_count + EXCLUDED.tick_count)::float8,"
-    "  min_price = CASE WHEN (EXCLUDED.min_price, EXCLUDED.min_ts) < (t.min_price, t.min_ts)"
-    "   THEN EXCLUDED.min_price ELSE t.min_price END,"
-    "  min_ts = CASE WHEN (EXCLUDED.min_price, EXCLUDED.min_ts) < (t.min_price, t.min_ts)"
-    "   THEN EXCLUDED.min_ts ELSE t.min_ts END,"
-    "  max_price = CASE WHEN EXCLUDED.max_price > t.max_price OR"
-    "   (EXCLUDED.max_price = t.max_price AND EXCLUDED.max_ts < t.max_ts)"
-    "   THEN EXCLUDED.max_price ELSE t.max_price END,"
-    "  max_ts = CASE WHEN EXCLUDED.max_price > t.max_price OR"
-    "   (EXCLUDED.max_price = t.max_price AND EXCLUDED.max_ts < t.max_ts)"
-    "   THEN EXCLUDED.max_ts ELSE t.max_ts END,"
-    "  open_price = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
-    "   < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_price ELSE t.open_price END,"
-    "  open_id = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
-    "   < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_id ELSE t.open_id END,"
-    "  open_ts = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
-    "   < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_ts ELSE t.open_ts END,"
-    "  close_price = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
-    "   > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_price"
-    "   ELSE t.close_price END,"
-    "  close_id = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
-    "   > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_id ELSE t.close_id END,"
-    "  close_ts = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
-    "   > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_ts ELSE t.close_ts END,"
-    "  volume = t.volume + EXCLUDED.volume,"
-    "  notional = t.notional + EXCLUDED.notional,"
-    "  updated_at = now()"
-    "  RETURNING 1)"
-    " SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM up)";
+/* Records the batch's (producer, seq) pairs, ordered so that two replicas lock in the same
+ * order; returns those recorded now, the only ones this transaction may merge. */
+static const char *LEDGER_SQL =
+    "INSERT INTO applied_partials (producer, seq, minute)"
+    " SELECT producer, seq, minute FROM mf_ledger ORDER BY producer, seq"
+    " ON CONFLICT DO NOTHING RETURNING producer, seq";
+
+/* Merges the minute deltas (pre-merged in C from the fresh partials) into the table with the
+ * rules of common/src/rollup.c: exact NUMERIC sums, min/max ties to the earlier ts,
+ * open/close by (ts, id, price); average recomputed from the exact sum. */
+static const char *UPSERT_SQL =
+    "INSERT INTO aggregated_prices AS t (exchange, pair_name, \"timestamp\", average_price,"
+    " min_price, max_price, tick_count, price_sum, open_price, open_ts, open_id, close_price,"
+    " close_ts, close_id, min_ts, max_ts, volume, notional, updated_at)"
+    " SELECT exchange, pair_name, minute, psum::float8 / cnt::float8, min_price, max_price,"
+    " cnt, psum, open_price, open_ts, open_id, close_price, close_ts, close_id, min_ts,"
+    " max_ts, volume, notional, now()"
+    " FROM mf_minute ORDER BY exchange, pair_name, minute"
+    " ON CONFLICT (exchange, pair_name, \"timestamp\") DO UPDATE SET"
+    " tick_count = t.tick_count + EXCLUDED.tick_count,"
+    " price_sum = t.price_sum + EXCLUDED.price_sum,"
+    " average_price = (t.price_sum + EXCLUDED.price_sum)::float8"
+    "  / (t.tick_count + EXCLUDED.tick_count)::float8,"
+    " min_price = CASE WHEN (EXCLUDED.min_price, EXCLUDED.min_ts) < (t.min_price, t.min_ts)"
+    "  THEN EXCLUDED.min_price ELSE t.min_price END,"
+    " min_ts = CASE WHEN (EXCLUDED.min_price, EXCLUDED.min_ts) < (t.min_price, t.min_ts)"
+    "  THEN EXCLUDED.min_ts ELSE t.min_ts END,"
+    " max_price = CASE WHEN EXCLUDED.max_price > t.max_price OR"
+    "  (EXCLUDED.max_price = t.max_price AND EXCLUDED.max_ts < t.max_ts)"
+    "  THEN EXCLUDED.max_price ELSE t.max_price END,"
+    " max_ts = CASE WHEN EXCLUDED.max_price > t.max_price OR"
+    "  (EXCLUDED.max_price = t.max_price AND EXCLUDED.max_ts < t.max_ts)"
+    "  THEN EXCLUDED.max_ts ELSE t.max_ts END,"
+    " open_price = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
+    "  < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_price ELSE t.open_price END,"
+    " open_id = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
+    "  < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_id ELSE t.open_id END,"
+    " open_ts = CASE WHEN (EXCLUDED.open_ts, EXCLUDED.open_id, EXCLUDED.open_price)"
+    "  < (t.open_ts, t.open_id, t.open_price) THEN EXCLUDED.open_ts ELSE t.open_ts END,"
+    " close_price = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
+    "  > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_price"
+    "  ELSE t.close_price END,"
+    " close_id = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
+    "  > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_id ELSE t.close_id END,"
+    " close_ts = CASE WHEN (EXCLUDED.close_ts, EXCLUDED.close_id, EXCLUDED.close_price)"
+    "  > (t.close_ts, t.close_id, t.close_price) THEN EXCLUDED.close_ts ELSE t.close_ts END,"
+    " volume = t.volume + EXCLUDED.volume,"
+    " notional = t.notional + EXCLUDED.notional,"
+    " updated_at = now()";
 
 /* ---- COPY rows --------------------------------------------------------------------------- */
 
@@ -155,27 +147,89 @@ int pers_pg_timestamp(int64_t ms, char *buf, size_t size) {
 
 #define DEC_MAX 1600 /* mf_xsum_to_decimal of any realistic sum */
 
-int pers_pg_copy_row(const mf_rollup *r, char *buf, size_t size) {
-    char producer[256], minute[48], sum[DEC_MAX], vol[DEC_MAX], notional[DEC_MAX];
-    char mn[32], mx[32], op[32], cl[32];
+int pers_pg_ledger_row(const mf_rollup *r, char *buf, size_t size) {
+    char producer[256], minute[48];
     int k;
     if (pers_pg_copy_escape(r->producer, producer, sizeof(producer)) < 0 ||
-        pers_pg_timestamp(mf_window_start(r->start, MF_WIN_1M), minute, sizeof(minute)) < 0 ||
-        mf_xsum_to_decimal(&r->sum, sum, sizeof(sum)) < 0 ||
-        mf_xsum_to_decimal(&r->volume, vol, sizeof(vol)) < 0 ||
-        mf_xsum_to_decimal(&r->notional, notional, sizeof(notional)) < 0)
+        pers_pg_timestamp(mf_window_start(r->start, MF_WIN_1M), minute, sizeof(minute)) < 0)
         return -1;
-    snprintf(mn, sizeof(mn), "%.17g", r->min);
-    snprintf(mx, sizeof(mx), "%.17g", r->max);
-    snprintf(op, sizeof(op), "%.17g", r->open);
-    snprintf(cl, sizeof(cl), "%.17g", r->close);
-    k = snprintf(buf, size,
-                 "%s\t%" PRId64 "\t%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64
-                 "\t%s\t%" PRId64 "\t%" PRId64 "\t%s\t%" PRId64 "\t%" PRId64 "\t%s\t%s\n",
-                 producer, (int64_t)r->seq, r->exchange, r->symbol, minute, r->count, sum, mn,
-                 r->min_ts, mx, r->max_ts, op, r->open_ts, r->open_id, cl, r->close_ts, r->close_id,
-                 vol, notional);
+    k = snprintf(buf, size, "%s\t%" PRId64 "\t%s\n", producer, (int64_t)r->seq, minute);
     return (k < 0 || (size_t)k >= size) ? -1 : k;
+}
+
+int pers_pg_minute_row(const mf_rollup *m, char *buf, size_t size) {
+    char minute[48], sum[DEC_MAX], vol[DEC_MAX], notional[DEC_MAX];
+    char mn[32], mx[32], op[32], cl[32];
+    int k;
+    if (pers_pg_timestamp(mf_window_start(m->start, MF_WIN_1M), minute, sizeof(minute)) < 0 ||
+        mf_xsum_to_decimal(&m->sum, sum, sizeof(sum)) < 0 ||
+        mf_xsum_to_decimal(&m->volume, vol, sizeof(vol)) < 0 ||
+        mf_xsum_to_decimal(&m->notional, notional, sizeof(notional)) < 0)
+        return -1;
+    snprintf(mn, sizeof(mn), "%.17g", m->min);
+    snprintf(mx, sizeof(mx), "%.17g", m->max);
+    snprintf(op, sizeof(op), "%.17g", m->open);
+    snprintf(cl, sizeof(cl), "%.17g", m->close);
+    k = snprintf(buf, size,
+                 "%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64 "\t%s\t%" PRId64
+                 "\t%" PRId64 "\t%s\t%" PRId64 "\t%" PRId64 "\t%s\t%s\n",
+                 m->exchange, m->symbol, minute, m->count, sum, mn, m->min_ts, mx, m->max_ts, op,
+                 m->open_ts, m->open_id, cl, m->close_ts, m->close_id, vol, notional);
+    return (k < 0 || (size_t)k >= size) ? -1 : k;
+}
+
+static int cmp_ident(const mf_rollup *r, const char *producer, uint64_t seq) {
+    int c = strcmp(r->producer, producer);
+    if (c != 0) return c;
+    return r->seq < seq ? -1 : (r->seq > seq ? 1 : 0);
+}
+
+/* Index of (producer, seq) in rs[n] (sorted by pers_dedupe), or -1. */
+static long find_partial(const mf_rollup *rs, size_t n, const char *producer, uint64_t seq) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_ident(&rs[mid], producer, seq);
+        if (c == 0) return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int cmp_minute_key(const void *pa, const void *pb, void *ctx) {
+    const mf_rollup *base = ctx;
+    const mf_rollup *a = &base[*(const size_t *)pa], *b = &base[*(const size_t *)pb];
+    int c = strcmp(a->exchange, b->exchange);
+    int64_t ma, mb;
+    if (c != 0) return c;
+    c = strcmp(a->symbol, b->symbol);
+    if (c != 0) return c;
+    ma = mf_window_start(a->start, MF_WIN_1M);
+    mb = mf_window_start(b->start, MF_WIN_1M);
+    return ma < mb ? -1 : (ma > mb);
+}
+
+size_t pers_pg_premerge(const mf_rollup *rs, const unsigned char *fresh, size_t n, mf_rollup *out) {
+    size_t *idx = mf_xmalloc((n ? n : 1) * sizeof(*idx)), k = 0, m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fresh == NULL || fresh[i]) idx[k++] = i;
+    qsort_r(idx, k, sizeof(*idx), cmp_minute_key, (void *)rs);
+    for (size_t i = 0; i < k; i++) {
+        mf_rollup one = rs[idx[i]];
+        one.window = MF_WIN_1M; /* a 1 s partial is a partial of its minute */
+        one.start = mf_window_start(one.start, MF_WIN_1M);
+        if (m > 0 && cmp_minute_key(&idx[i - 1], &idx[i], (void *)rs) == 0) {
+            mf_status s = mf_rollup_merge(&out[m - 1], &one);
+            MF_ASSERT(s == MF_OK);
+        } else {
+            out[m++] = one;
+        }
+    }
+    free(idx);
+    return m;
 }
 
 /* ---- connection ----------------------------------------------------------------------- */
@@ -272,9 +326,11 @@ static mf_status pg_connect(pg_sink *p) {
         drop_conn(p);
         return MF_ERR_DB;
     }
-    if (exec_cmd(p, STAGE_SQL, PGRES_COMMAND_OK, "create stage table") != MF_OK) {
-        drop_conn(p);
-        return MF_ERR_DB;
+    for (size_t i = 0; i < sizeof(STAGE_SQL) / sizeof(STAGE_SQL[0]); i++) {
+        if (exec_cmd(p, STAGE_SQL[i], PGRES_COMMAND_OK, "create stage table") != MF_OK) {
+            drop_conn(p);
+            return MF_ERR_DB;
+        }
     }
     p->ready = 1;
     p->down_logged = 0;
@@ -299,19 +355,25 @@ static int pg_connected(void *impl) {
 
 /* ---- write ------------------------------------------------------------------------------ */
 
-static mf_status build_copy(pg_sink *p, const mf_rollup *rs, size_t n, size_t *len) {
+static void reserve(pg_sink *p, size_t used) {
+    if (p->copycap - used >= 8192) return;
+    p->copycap = p->copycap * 2 + 65536;
+    p->copybuf = mf_xrealloc(p->copybuf, p->copycap);
+}
+
+/* Formats rows[n] with `fmt` into the COPY buffer. MF_ERR_PARSE when one does not fit. */
+static mf_status build_copy(pg_sink *p,
+                            const mf_rollup *rows,
+                            size_t n,
+                            int (*fmt)(const mf_rollup *, char *, size_t),
+                            size_t *len) {
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         int k;
-        if (p->copycap - used < 8192) {
-            p->copycap = p->copycap * 2 + 65536;
-            p->copybuf = mf_xrealloc(p->copybuf, p->copycap);
-        }
-        k = pers_pg_copy_row(&rs[i], p->copybuf + used, p->copycap - used);
+        reserve(p, used);
+        k = fmt(&rows[i], p->copybuf + used, p->copycap - used);
         if (k < 0) {
-            mf_log_ratelimited(MF_LOG_WARN, 10000,
-                               "postgres: partial too large for a COPY row producer=%s",
-                               rs[i].producer);
+            mf_log_ratelimited(MF_LOG_WARN, 10000, "postgres: partial too large for a COPY row");
             return MF_ERR_PARSE;
         }
         used += (size_t)k;
@@ -320,8 +382,8 @@ static mf_status build_copy(pg_sink *p, const mf_rollup *rs, size_t n, size_t *l
     return MF_OK;
 }
 
-static mf_status copy_stage(pg_sink *p, size_t len) {
-    PGresult *r = PQexec(p->conn, "COPY mf_stage FROM STDIN");
+static mf_status copy_in(pg_sink *p, const char *sql, size_t len) {
+    PGresult *r = PQexec(p->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) return fail(p, r, "copy start");
     PQclear(r);
     if (PQputCopyData(p->conn, p->copybuf, (int)len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
@@ -337,29 +399,66 @@ static mf_status copy_stage(pg_sink *p, size_t len) {
     return MF_OK;
 }
 
-static mf_status merge(pg_sink *p, pers_result *res) {
-    PGresult *r = PQexecParams(p->conn, MERGE_SQL, 0, NULL, NULL, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) return fail(p, r, "merge");
-    res->applied = atoll(PQgetvalue(r, 0, 0));
-    res->rows = atoll(PQgetvalue(r, 0, 1));
+/* Records the batch in applied_partials; marks fresh[i] for the partials recorded now. */
+static mf_status
+record_ledger(pg_sink *p, const mf_rollup *rs, size_t n, unsigned char *fresh, int64_t *nfresh) {
+    size_t len = 0;
+    PGresult *r;
+    mf_status s = build_copy(p, rs, n, pers_pg_ledger_row, &len);
+    if (s == MF_OK) s = copy_in(p, "COPY mf_ledger FROM STDIN", len);
+    if (s != MF_OK) return s;
+    r = PQexecParams(p->conn, LEDGER_SQL, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return fail(p, r, "ledger");
+    memset(fresh, 0, n);
+    *nfresh = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        long at = find_partial(rs, n, PQgetvalue(r, i, 0),
+                               (uint64_t)strtoull(PQgetvalue(r, i, 1), NULL, 10));
+        if (at >= 0 && !fresh[at]) fresh[at] = 1, (*nfresh)++;
+    }
+    PQclear(r);
+    return MF_OK;
+}
+
+/* Merges the fresh partials per minute in C (exact) and upserts the minute deltas. */
+static mf_status upsert_minutes(pg_sink *p,
+                                const mf_rollup *rs,
+                                size_t n,
+                                const unsigned char *fresh,
+                                int64_t *rows) {
+    size_t m, len = 0;
+    PGresult *r;
+    mf_status s;
+    if (p->mincap < n) {
+        p->mincap = n;
+        p->minutes = mf_xrealloc(p->minutes, n * sizeof(*p->minutes));
+    }
+    m = pers_pg_premerge(rs, fresh, n, p->minutes);
+    s = build_copy(p, p->minutes, m, pers_pg_minute_row, &len);
+    if (s == MF_OK) s = copy_in(p, "COPY mf_minute FROM STDIN", len);
+    if (s != MF_OK) return s;
+    r = PQexecParams(p->conn, UPSERT_SQL, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return fail(p, r, "upsert");
+    *rows = atoll(PQcmdTuples(r));
     PQclear(r);
     return MF_OK;
 }
 
 static mf_status pg_write(void *impl, const mf_rollup *rs, size_t n, pers_result *res) {
     pg_sink *p = impl;
-    size_t len = 0;
+    unsigned char *fresh;
     mf_status s;
     memset(res, 0, sizeof(*res));
     if (n == 0) return MF_OK;
     if (!p->ready) return MF_ERR_DB;
-    s = build_copy(p, rs, n, &len);
-    if (s != MF_OK) return s;
+    fresh = mf_xmalloc(n);
     s = exec_cmd(p, "BEGIN", PGRES_COMMAND_OK, "begin");
-    if (s == MF_OK) s = copy_stage(p, len);
-    if (s == MF_OK) s = merge(p, res);
+    if (s == MF_OK) s = record_ledger(p, rs, n, fresh, &res->applied);
+    if (s == MF_OK && res->applied > 0) s = upsert_minutes(p, rs, n, fresh, &res->rows);
     if (s == MF_OK) s = exec_cmd(p, "COMMIT", PGRES_COMMAND_OK, "commit");
+    free(fresh);
     if (s != MF_OK) {
+        if (s == MF_ERR_PARSE && p->conn) PQclear(PQexec(p->conn, "ROLLBACK"));
         memset(res, 0, sizeof(*res));
         return s;
     }
@@ -400,6 +499,7 @@ static void pg_destroy(void *impl) {
     if (p == NULL) return;
     drop_conn(p);
     free(p->copybuf);
+    free(p->minutes);
     free(p);
 }
 

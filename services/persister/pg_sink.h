@@ -1,8 +1,9 @@
 /* pg_sink.h: the PostgreSQL adapter of the sink port (table aggregated_prices).
  *
- * Each batch is one transaction: COPY the raw partials into a session temp table, record
- * their (producer, seq) in applied_partials (ON CONFLICT DO NOTHING), and merge only the
- * partials recorded just now into minute rows with one INSERT ... ON CONFLICT DO UPDATE.
+ * Each batch is one transaction: record the partials' (producer, seq) in applied_partials
+ * (ON CONFLICT DO NOTHING RETURNING), merge only the partials recorded just now per minute in
+ * C, and upsert those minute deltas with one INSERT ... ON CONFLICT DO UPDATE (via COPY into
+ * session temp tables).
  * Sums are NUMERIC and exact; average_price = price_sum::float8 / tick_count. */
 #ifndef PERS_PG_SINK_H
 #define PERS_PG_SINK_H
@@ -16,9 +17,17 @@
  * `migrations_dir` is copied. Caller destroys with sink->destroy(sink->impl), then free(). */
 mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir);
 
-/* Appends one COPY text row for `r` (tab-separated, newline-terminated) into buf[size].
- * Returns its length, or -1 when it did not fit. Exposed for tests. */
-int pers_pg_copy_row(const mf_rollup *r, char *buf, size_t size);
+/* COPY text rows (tab-separated, newline-terminated) into buf[size]; each returns the length,
+ * or -1 when it did not fit. Exposed for tests.
+ * Ledger row of a partial: producer, seq, minute. */
+int pers_pg_ledger_row(const mf_rollup *r, char *buf, size_t size);
+/* Minute delta row: exchange, pair_name, minute, count, exact sum, min, min_ts, max, max_ts,
+ * open, open_ts, open_id, close, close_ts, close_id, exact volume, exact notional. */
+int pers_pg_minute_row(const mf_rollup *m, char *buf, size_t size);
+
+/* Merges the partials rs[i] with fresh[i] != 0 (all when fresh is NULL) per (exchange,
+ * symbol, minute) into out[] (capacity n), as 1 m rollups. Returns how many minutes. */
+size_t pers_pg_premerge(const mf_rollup *rs, const unsigned char *fresh, size_t n, mf_rollup *out);
 
 /* Escapes `s` for the COPY text format (backslash, tab, newline, CR) into buf[size].
  * Returns the length, or -1 when it did not fit. */
