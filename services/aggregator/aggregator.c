@@ -81,6 +81,8 @@ static void counters_register(agg_counters *c) {
                                    "rollup publishes failed or negatively acked");
     c->republished = mf_counter("aggregator_republished_total", "",
                                 "rollups published again (error or no PubAck in time)");
+    c->duplicates = mf_counter("aggregator_duplicates_total", "",
+                               "redelivered ticks already counted (acked, not counted again)");
     c->pending_acks =
         mf_gauge("aggregator_pending_acks", "", "ticks held until their 1 s rollup is stored");
 }
@@ -417,6 +419,7 @@ void aggregator_status_fill(json_t *st, void *ctx) {
     json_object_set_new(rej, "old", json_integer(atomic_load(c->rejected_old)));
     json_object_set_new(rej, "ahead", json_integer(atomic_load(c->rejected_ahead)));
     json_object_set_new(st, "rejected", rej);
+    json_object_set_new(st, "duplicates", json_integer(atomic_load(c->duplicates)));
     json_object_set_new(st, "pending_acks", json_integer(atomic_load(c->pending_acks)));
     json_object_set_new(st, "lag", json_integer(atomic_load(&a->lag)));
     json_object_set_new(st, "consumer_ack_pending",

@@ -16,6 +16,8 @@
 typedef struct agg_item {
     mf_tick tick;
     uint32_t ack_off;
+    uint32_t delivered; /* JetStream delivery count (0: core) */
+    uint64_t sseq;      /* stream sequence (0: core) */
 } agg_item;
 
 /* Ticks for one worker, built by the intake thread; whoever pops it owns it. */
@@ -28,8 +30,13 @@ typedef struct agg_batch {
 
 agg_batch *agg_batch_new(size_t cap);
 void agg_batch_free(agg_batch *b);
-/* Appends a tick; `ack` may be NULL. */
+/* Appends a tick; `ack` may be NULL. sseq/delivered come from the ack subject. */
 void agg_batch_push(agg_batch *b, const mf_tick *t, const char *ack, size_t ack_len);
+
+/* Reads the stream sequence and delivery count out of a JetStream ack subject
+ * ($JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or the 12-token form
+ * with domain and account hash). Returns 0, or -1 when it is not one. */
+int agg_parse_ack_subject(const char *s, uint64_t *sseq, uint32_t *delivered);
 
 /* Counters shared by every thread (registered once in aggregator_create). */
 typedef struct agg_counters {
@@ -44,6 +51,7 @@ typedef struct agg_counters {
     atomic_llong *acked;
     atomic_llong *publish_errors;
     atomic_llong *republished;
+    atomic_llong *duplicates;   /* redelivered copies of ticks this worker already holds */
     atomic_llong *pending_acks; /* gauge: ticks held until their 1 s rollup is stored */
 } agg_counters;
 

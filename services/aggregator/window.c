@@ -260,6 +260,23 @@ agg_add_result agg_windows_add(agg_windows *w, const mf_tick *t, const char *ack
     return b->p.correction ? AGG_ADD_CORRECTION : AGG_ADD_OK;
 }
 
+int agg_windows_attach_ack(agg_windows *w, const mf_tick *t, const char *ack) {
+    uint64_t h = key_hash(t->exchange, t->symbol);
+    agg_bucket *b = NULL;
+    for (size_t i = h & (w->cap - 1); w->table[i] != NULL; i = (i + 1) & (w->cap - 1)) {
+        agg_key *k = w->table[i];
+        if (k->hash == h && strcmp(k->symbol, t->symbol) == 0 &&
+            strcmp(k->exchange, t->exchange) == 0) {
+            b = bucket_find(k, MF_WIN_1S, mf_window_start(t->ts, MF_WIN_1S));
+            break;
+        }
+    }
+    if (b == NULL) return 0;
+    acks_append(&b->p, ack);
+    w->pending_ticks++;
+    return 1;
+}
+
 /* A flushed 1 s partial goes into its key's 1 min bucket (opened, as a correction if due). */
 static void merge_into_minute(agg_windows *w, agg_bucket *b, int64_t now_ms) {
     int64_t mstart = mf_window_start(b->p.r.start, MF_WIN_1M);

@@ -68,6 +68,11 @@ void agg_windows_destroy(agg_windows *w);
  * bucket that takes the tick (copied). Rejected ticks change nothing. */
 agg_add_result agg_windows_add(agg_windows *w, const mf_tick *t, const char *ack, int64_t now_ms);
 
+/* For a redelivered copy of a tick already added: keeps `ack` (copied) with the open 1 s bucket
+ * of the tick's second, so it is acked with the original. Returns 1, or 0 when that bucket is
+ * not open (already flushed): the caller then acks it after the earlier partials' PubAcks. */
+int agg_windows_attach_ack(agg_windows *w, const mf_tick *t, const char *ack);
+
 /* Emits every due partial: first the 1 s ones (each merged into its 1 min bucket before it is
  * emitted), then the due 1 min ones. With `force`, every open partial is due (graceful stop).
  * Returns the number emitted. */

@@ -59,6 +59,8 @@ struct agg_worker {
     agg_pub **pend;
     size_t head, count, cap;
     int64_t next_cycle, next_slow;
+    uint8_t *seen; /* SEEN_BITS bits, jetstream only */
+    uint64_t seen_hi;
 };
 
 /* ---- batches --------------------------------------------------------------------------- */
@@ -86,7 +88,10 @@ void agg_batch_push(agg_batch *b, const mf_tick *t, const char *ack, size_t ack_
     it = &b->items[b->n++];
     it->tick = *t;
     it->ack_off = UINT32_MAX;
+    it->sseq = 0;
+    it->delivered = 0;
     if (ack == NULL || ack_len == 0) return;
+    agg_parse_ack_subject(ack, &it->sseq, &it->delivered);
     if (b->alen + ack_len + 1 > b->acap) {
         size_t cap = b->acap ? b->acap * 2 : 16384;
         while (cap < b->alen + ack_len + 1) cap *= 2;
@@ -97,6 +102,57 @@ void agg_batch_push(agg_batch *b, const mf_tick *t, const char *ack, size_t ack_
     b->arena[b->alen + ack_len] = '\0';
     it->ack_off = (uint32_t)b->alen;
     b->alen += ack_len + 1;
+}
+
+int agg_parse_ack_subject(const char *s, uint64_t *sseq, uint32_t *delivered) {
+    const char *tok[12];
+    int n = 0;
+    if (strncmp(s, "$JS.ACK.", 8) != 0) return -1;
+    for (const char *p = s + 8; n < 12; n++) {
+        tok[n] = p;
+        p = strchr(p, '.');
+        if (p == NULL) {
+            n++;
+            break;
+        }
+        p++;
+    }
+    if (n == 7) { /* stream consumer delivered sseq dseq ts pending */
+        *delivered = (uint32_t)strtoul(tok[2], NULL, 10);
+        *sseq = strtoull(tok[3], NULL, 10);
+        return 0;
+    }
+    if (n >= 9) { /* domain acchash stream consumer delivered sseq ... */
+        *delivered = (uint32_t)strtoul(tok[4], NULL, 10);
+        *sseq = strtoull(tok[5], NULL, 10);
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- stream sequences seen ------------------------------------------------------------- */
+
+/* A ring of bits over the last SEEN_BITS stream sequences this worker took: a redelivered
+ * copy of a tick it already counted (the server may redeliver one twice) is recognised and
+ * not counted again. Older sequences fall out of the window. */
+#define SEEN_BITS (1u << 24)
+
+static int seen_test_set(agg_worker *w, uint64_t sseq) {
+    uint64_t i;
+    if (sseq + SEEN_BITS <= w->seen_hi) return 0; /* too old to know */
+    if (sseq > w->seen_hi) {
+        uint64_t from = w->seen_hi + 1;
+        if (sseq - w->seen_hi >= SEEN_BITS) from = sseq - SEEN_BITS + 1;
+        for (uint64_t k = from; k <= sseq; k++) {
+            i = k & (SEEN_BITS - 1);
+            w->seen[i >> 3] &= (uint8_t) ~(1u << (i & 7));
+        }
+        w->seen_hi = sseq;
+    }
+    i = sseq & (SEEN_BITS - 1);
+    if (w->seen[i >> 3] & (1u << (i & 7))) return 1;
+    w->seen[i >> 3] |= (uint8_t)(1u << (i & 7));
+    return 0;
 }
 
 /* ---- acks and PubAcks ------------------------------------------------------------------ */
@@ -201,7 +257,13 @@ static void pend_push(agg_worker *w, agg_pub *p) {
 }
 
 static void pend_trim(agg_worker *w) {
-    while (w->count > 0 && w->pend[w->head]->done) {
+    while (w->count > 0) {
+        agg_pub *p = w->pend[w->head];
+        if (p->json == NULL && !p->done) { /* a barrier: every earlier partial is stored */
+            ack_all(w, p->acks, p->nacks);
+            p->done = 1;
+        }
+        if (!p->done) break;
         pub_free(w->pend[w->head]);
         w->head++;
         w->count--;
@@ -239,7 +301,8 @@ static size_t drain_completions(agg_worker *w) {
 static void retry_pending(agg_worker *w, int64_t mono) {
     for (size_t i = 0; i < w->count; i++) {
         agg_pub *p = w->pend[w->head + i];
-        if (p->done || (p->sent_ms != 0 && mono - p->sent_ms < RETRY_AFTER_MS)) continue;
+        if (p->done || p->json == NULL || (p->sent_ms != 0 && mono - p->sent_ms < RETRY_AFTER_MS))
+            continue;
         atomic_fetch_add(w->sh->c.republished, 1);
         pub_send(w, p);
     }
@@ -283,6 +346,29 @@ static void on_latest(const mf_tick *t, void *ctx) {
         atomic_fetch_add(w->sh->c.latest_out, 1);
 }
 
+/* Acks `ack` once every partial published before now has its PubAck. */
+static void push_barrier(agg_worker *w, const char *ack) {
+    agg_pub *p = mf_xcalloc(1, sizeof(*p));
+    size_t n = strlen(ack) + 1;
+    p->seq = atomic_fetch_add(&w->sh->seq, 1);
+    p->acks = mf_xmalloc(n);
+    memcpy(p->acks, ack, n);
+    p->nacks = 1;
+    pend_push(w, p);
+    pend_trim(w);
+}
+
+/* A redelivered tick this worker counted already: its ack goes with the original's bucket,
+ * or after the PubAcks of what was flushed before. Returns 1 when `it` was one. */
+static int take_duplicate(agg_worker *w, const agg_item *it, const char *ack) {
+    if (w->seen == NULL || it->sseq == 0 || ack == NULL) return 0;
+    if (!seen_test_set(w, it->sseq) || it->delivered < 2) return 0;
+    atomic_fetch_add(w->sh->c.duplicates, 1);
+    atomic_fetch_add(w->sh->c.pending_acks, 1);
+    if (!agg_windows_attach_ack(w->win, &it->tick, ack)) push_barrier(w, ack);
+    return 1;
+}
+
 /* ---- the worker thread ----------------------------------------------------------------- */
 
 static void process_batch(agg_worker *w, agg_batch *b, int64_t now_ms) {
@@ -291,7 +377,9 @@ static void process_batch(agg_worker *w, agg_batch *b, int64_t now_ms) {
     for (size_t i = 0; i < b->n; i++) {
         const agg_item *it = &b->items[i];
         const char *ack = it->ack_off == UINT32_MAX ? NULL : b->arena + it->ack_off;
-        agg_add_result r = agg_windows_add(w->win, &it->tick, ack, now_ms);
+        agg_add_result r;
+        if (take_duplicate(w, it, ack)) continue;
+        r = agg_windows_add(w->win, &it->tick, ack, now_ms);
         switch (r) {
         case AGG_ADD_OK: break;
         case AGG_ADD_CORRECTION: late++; break;
@@ -411,12 +499,16 @@ mf_status agg_worker_start(agg_worker **out, agg_shared *sh, int index) {
     pthread_condattr_destroy(&ca);
     s = mf_queue_create(&w->q, 64);
     if (s == MF_OK) s = agg_windows_create(&w->win, &sh->wcfg);
-    if (s == MF_OK && sh->jetstream) s = worker_inbox(w);
+    if (s == MF_OK && sh->jetstream) {
+        w->seen = mf_xcalloc(SEEN_BITS / 8, 1);
+        s = worker_inbox(w);
+    }
     if (s == MF_OK && pthread_create(&w->thread, NULL, worker_main, w) != 0) s = MF_ERR;
     if (s != MF_OK) {
         if (inbox_stop(w)) { /* else its thread may still run: leave w allocated */
             agg_windows_destroy(w->win);
             mf_queue_destroy(w->q);
+            free(w->seen);
             free(w);
         }
         return s;
@@ -443,6 +535,7 @@ void agg_worker_join(agg_worker *w) {
     for (size_t i = 0; i < w->count; i++) pub_free(w->pend[w->head + i]);
     free(w->pend);
     free(w->done);
+    free(w->seen);
     agg_windows_destroy(w->win);
     mf_queue_destroy(w->q);
     pthread_mutex_destroy(&w->mu);
