@@ -77,7 +77,10 @@ int main(int argc, char **argv) {
             make_partial(&r, i, (int)symbols, first_start, argc > 4 ? argv[4] : "bench");
             json = mf_rollup_to_json(&r, &len);
             mf_nats_subject(n, subj, sizeof(subj), "rollups.1s.%s.%s", r.exchange, r.symbol);
-            ns = js_PublishAsync(mf_nats_js(n), subj, json, (int)len, NULL);
+            /* Stalls (too many in flight) are waited out, not counted as failures. */
+            while ((ns = js_PublishAsync(mf_nats_js(n), subj, json, (int)len, NULL)) ==
+                   NATS_TIMEOUT)
+                ;
             free(json);
             if (ns != NATS_OK) return mf_nats_fail(ns, "publish") == MF_OK ? 0 : 1;
         }

@@ -24,7 +24,6 @@
 #define LATEST_CAP 8192 /* keys conflated between two flushes; more are dropped (counted) */
 #define LATEST_FLUSH_MS 100
 #define PING_EVERY_MS 1000
-#define MERGE_ARGS 21
 #define MERGE_KEYS 6
 
 const char *pers_redis_merge_lua =
@@ -38,7 +37,6 @@ const char *pers_redis_merge_lua =
     "  return redis.error_reply('ERR marketflow: bad partial')\n"
     "end\n"
     "if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('PEXPIREAT', KEYS[2], ARGV[2])\n"
     "local function parts(s)\n"
     "  local t = {}\n"
     "  for p in string.gmatch(s or '', '[^,]+') do t[#t + 1] = tonumber(p) end\n"
@@ -74,43 +72,50 @@ const char *pers_redis_merge_lua =
     "local h = redis.call('HMGET', KEYS[1], 'count', 'min', 'min_ts', 'max', 'max_ts', 'open',\n"
     "  'open_ts', 'open_id', 'close', 'close_ts', 'close_id', 'sum_x', 'volume_x',\n"
     "  'notional_x')\n"
-    "local v = {count = ARGV[7], min = ARGV[8], min_ts = ARGV[9], max = ARGV[10],\n"
-    "  max_ts = ARGV[11], open = ARGV[12], open_ts = ARGV[13], open_id = ARGV[14],\n"
-    "  close = ARGV[15], close_ts = ARGV[16], close_id = ARGV[17], sum_x = ARGV[18],\n"
-    "  volume_x = ARGV[19], notional_x = ARGV[20]}\n"
     "if h[1] then\n"
+    "  local f = {'count', string.format('%.17g', tonumber(h[1]) + n)}\n"
     "  local omin, omin_ts = tonumber(h[2]), tonumber(h[3])\n"
-    "  if not (nmin < omin or (nmin == omin and nmin_ts < omin_ts)) then\n"
-    "    v.min, v.min_ts = h[2], h[3]\n"
+    "  if nmin < omin or (nmin == omin and nmin_ts < omin_ts) then\n"
+    "    f[#f + 1] = 'min'; f[#f + 1] = ARGV[8]; f[#f + 1] = 'min_ts'; f[#f + 1] = ARGV[9]\n"
     "  end\n"
     "  local omax, omax_ts = tonumber(h[4]), tonumber(h[5])\n"
-    "  if not (nmax > omax or (nmax == omax and nmax_ts < omax_ts)) then\n"
-    "    v.max, v.max_ts = h[4], h[5]\n"
+    "  if nmax > omax or (nmax == omax and nmax_ts < omax_ts) then\n"
+    "    f[#f + 1] = 'max'; f[#f + 1] = ARGV[10]; f[#f + 1] = 'max_ts'; f[#f + 1] = ARGV[11]\n"
     "  end\n"
-    "  if not before(nop_ts, nop_id, nop, tonumber(h[7]), tonumber(h[8]), tonumber(h[6])) then\n"
-    "    v.open, v.open_ts, v.open_id = h[6], h[7], h[8]\n"
+    "  if before(nop_ts, nop_id, nop, tonumber(h[7]), tonumber(h[8]), tonumber(h[6])) then\n"
+    "    f[#f + 1] = 'open'; f[#f + 1] = ARGV[12]; f[#f + 1] = 'open_ts'\n"
+    "    f[#f + 1] = ARGV[13]; f[#f + 1] = 'open_id'; f[#f + 1] = ARGV[14]\n"
     "  end\n"
-    "  if not before(tonumber(h[10]), tonumber(h[11]), tonumber(h[9]), ncl_ts, ncl_id, ncl) then\n"
-    "    v.close, v.close_ts, v.close_id = h[9], h[10], h[11]\n"
+    "  if before(tonumber(h[10]), tonumber(h[11]), tonumber(h[9]), ncl_ts, ncl_id, ncl) then\n"
+    "    f[#f + 1] = 'close'; f[#f + 1] = ARGV[15]; f[#f + 1] = 'close_ts'\n"
+    "    f[#f + 1] = ARGV[16]; f[#f + 1] = 'close_id'; f[#f + 1] = ARGV[17]\n"
     "  end\n"
-    "  v.count = string.format('%.17g', tonumber(h[1]) + n)\n"
-    "  v.sum_x = xadd(h[12], ARGV[18])\n"
-    "  v.volume_x = xadd(h[13], ARGV[19])\n"
-    "  v.notional_x = xadd(h[14], ARGV[20])\n"
+    "  f[#f + 1] = 'sum_x'; f[#f + 1] = xadd(h[12], ARGV[18])\n"
+    "  f[#f + 1] = 'volume_x'; f[#f + 1] = xadd(h[13], ARGV[19])\n"
+    "  f[#f + 1] = 'notional_x'; f[#f + 1] = xadd(h[14], ARGV[20])\n"
+    "  redis.call('HSET', KEYS[1], unpack(f))\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], 'count', ARGV[7], 'min', ARGV[8], 'min_ts', ARGV[9],\n"
+    "    'max', ARGV[10], 'max_ts', ARGV[11], 'open', ARGV[12], 'open_ts', ARGV[13],\n"
+    "    'open_id', ARGV[14], 'close', ARGV[15], 'close_ts', ARGV[16], 'close_id', ARGV[17],\n"
+    "    'sum_x', ARGV[18], 'volume_x', ARGV[19], 'notional_x', ARGV[20])\n"
+    "  redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+    "  redis.call('PEXPIREAT', KEYS[2], ARGV[2])\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'count', v.count, 'min', v.min, 'min_ts', v.min_ts,\n"
-    "  'max', v.max, 'max_ts', v.max_ts, 'open', v.open, 'open_ts', v.open_ts,\n"
-    "  'open_id', v.open_id, 'close', v.close, 'close_ts', v.close_ts, 'close_id', v.close_id,\n"
-    "  'sum_x', v.sum_x, 'volume_x', v.volume_x, 'notional_x', v.notional_x)\n"
-    "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
-    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])\n"
-    "redis.call('EXPIRE', KEYS[3], ARGV[21])\n"
-    "redis.call('SADD', KEYS[4], ARGV[5])\n"
-    "redis.call('SADD', KEYS[5], ARGV[6])\n"
-    "local lts = redis.call('HGET', KEYS[6], 'ts')\n"
-    "if not lts or tonumber(lts) < ncl_ts then\n"
-    "  redis.call('HSET', KEYS[6], 'price', ARGV[15], 'ts', ARGV[16], 'recv_ts', ARGV[16])\n"
+    "-- once per key and batch (ARGV[22] = 1): trim the index, keep it alive, register names\n"
+    "if ARGV[22] == '1' then\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])\n"
+    "  redis.call('EXPIRE', KEYS[3], ARGV[21])\n"
+    "  redis.call('SADD', KEYS[4], ARGV[5])\n"
+    "  redis.call('SADD', KEYS[5], ARGV[6])\n"
+    "end\n"
+    "-- the batch's newest close of the key (ARGV[23] = 1) moves latest forward\n"
+    "if ARGV[23] == '1' then\n"
+    "  local lts = redis.call('HGET', KEYS[6], 'ts')\n"
+    "  if not lts or tonumber(lts) < ncl_ts then\n"
+    "    redis.call('HSET', KEYS[6], 'price', ARGV[15], 'ts', ARGV[16], 'recv_ts', ARGV[16])\n"
+    "  end\n"
     "end\n"
     "return 1\n";
 
@@ -280,6 +285,7 @@ typedef struct merge_cmd {
     char count[24], min[32], min_ts[24], max[32], max_ts[24];
     char open[32], open_ts[24], open_id[24], close[32], close_ts[24], close_id[24];
     char sum[1024], vol[1024], notional[1024], idx_ttl[16];
+    const char *housekeeping, *latest_flag;
 } merge_cmd;
 
 static int build_merge(const redis_sink *r,
@@ -316,11 +322,12 @@ static int build_merge(const redis_sink *r,
         return -1;
     {
         const char *a[] = {
-            "EVALSHA",    r->merge_sha,   "6",       m->key,     m->seen,      m->idx,
-            "mf:symbols", "mf:exchanges", m->latest, m->member,  m->expire_at, m->start,
-            m->trim,      m->symkey,      ex,        m->count,   m->min,       m->min_ts,
-            m->max,       m->max_ts,      m->open,   m->open_ts, m->open_id,   m->close,
-            m->close_ts,  m->close_id,    m->sum,    m->vol,     m->notional,  m->idx_ttl};
+            "EVALSHA",       r->merge_sha,   "6",       m->key,     m->seen,      m->idx,
+            "mf:symbols",    "mf:exchanges", m->latest, m->member,  m->expire_at, m->start,
+            m->trim,         m->symkey,      ex,        m->count,   m->min,       m->min_ts,
+            m->max,          m->max_ts,      m->open,   m->open_ts, m->open_id,   m->close,
+            m->close_ts,     m->close_id,    m->sum,    m->vol,     m->notional,  m->idx_ttl,
+            m->housekeeping, m->latest_flag};
         memcpy(argv, a, sizeof(a));
         return (int)(sizeof(a) / sizeof(a[0]));
     }
@@ -352,18 +359,51 @@ static mf_status read_replies(redis_sink *r, size_t n, pers_result *res, int *no
     return s;
 }
 
+static int cmp_key(const void *pa, const void *pb, void *ctx) {
+    const mf_rollup *base = ctx;
+    const mf_rollup *a = &base[*(const size_t *)pa], *b = &base[*(const size_t *)pb];
+    int c = strcmp(a->exchange, b->exchange);
+    return c != 0 ? c : strcmp(a->symbol, b->symbol);
+}
+
+/* Per (exchange, symbol) of the batch: flag 1 on one partial (index trim, expiry, name sets:
+ * once per key and batch is enough) and flag 2 on the one with the newest close (latest). */
+static unsigned char *key_flags(const mf_rollup *rs, size_t n) {
+    unsigned char *flags = mf_xcalloc(n ? n : 1, 1);
+    size_t *idx = mf_xmalloc((n ? n : 1) * sizeof(*idx));
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    qsort_r(idx, n, sizeof(*idx), cmp_key, (void *)rs);
+    for (size_t i = 0; i < n;) {
+        size_t j = i, best = idx[i];
+        flags[idx[i]] |= 1;
+        for (; j < n && cmp_key(&idx[i], &idx[j], (void *)rs) == 0; j++) {
+            const mf_rollup *a = &rs[idx[j]], *b = &rs[best];
+            if (mf_tick_order(a->close_ts, a->close_id, a->close, b->close_ts, b->close_id,
+                              b->close) > 0)
+                best = idx[j];
+        }
+        flags[best] |= 2;
+        i = j;
+    }
+    free(idx);
+    return flags;
+}
+
 static mf_status
 pipeline_merges(redis_sink *r, const mf_rollup *rs, size_t n, pers_result *res, int *noscript) {
     merge_cmd *m = mf_xmalloc(sizeof(*m));
-    const char *argv[32];
+    const char *argv[40];
     size_t sent = 0;
     int64_t now = mf_now_ms(), oldest = now - 1000LL * r->retention_s;
+    unsigned char *flags = key_flags(rs, n);
     for (size_t i = 0; i < n; i++) {
         int argc;
         if (rs[i].start + 1000 <= oldest) { /* out of the cache window: trimmed anyway */
             res->skipped++;
             continue;
         }
+        m->housekeeping = (flags[i] & 1) ? "1" : "0";
+        m->latest_flag = (flags[i] & 2) ? "1" : "0";
         argc = build_merge(r, &rs[i], now, m, argv);
         if (argc < 0) {
             res->skipped++;
@@ -373,6 +413,7 @@ pipeline_merges(redis_sink *r, const mf_rollup *rs, size_t n, pers_result *res, 
         sent++;
     }
     free(m);
+    free(flags);
     return read_replies(r, sent, res, noscript);
 }
 
