@@ -2,6 +2,8 @@
 # aggregator_bench.sh: throughput and memory of marketflow-aggregator. Prints figures; asserts
 # nothing. Usage: BUILD_DIR=build bench/aggregator_bench.sh [TICKS]   (default 400000)
 #
+#   baseline:  bench_aggregator, a bare pull consumer that decodes and acks each tick at once,
+#              on the same preloaded stream: the ceiling the jetstream figure compares with.
 #   jetstream: TICKS ticks preloaded into MARKETFLOW_TICKS (3 exchanges x 5 symbols, ts within
 #              the last minutes), then 1 or 2 instances started at once; rate = TICKS / time
 #              from the first tick taken to the consumer having nothing pending or unacked.
@@ -60,6 +62,9 @@ bench_jetstream() { # K
     mf_start_nats
     # Preload (mf-cat creates the streams), then start the instances.
     "$MFCAT" pub-ticks <"$MF_TMP/ticks.jsonl" >"$MF_TMP/pub.out" 2>&1 || mf_fail "pub-ticks: $(tail -3 "$MF_TMP/pub.out")"
+    if [[ $k == 1 && -x ${BENCH_RAW:=$BUILD_DIR/services/aggregator/bench_aggregator} ]]; then
+        "$BENCH_RAW" 2>/dev/null | sed 's/^/jetstream baseline (bare pull+ack, same stream) /'
+    fi
     t0=$(agg_now_ms)
     start_instances "$k" jetstream
     st=""

@@ -138,44 +138,65 @@ static natsStatus pull_request(aggregator *a, uint64_t n) {
     return natsConnection_PublishRequest(a->sh.nc, a->next_subject, reply, body, len);
 }
 
-/* One pull: up to FETCH_BATCH messages, until the request's end (a status message on its
- * reply subject: 408 expired, 404 nothing, 409 ...) or a local deadline. Messages of an
- * earlier request that arrive late are simply taken too: nothing here has a fixed size. */
-static int pull_once(aggregator *a, agg_batch **batches, uint64_t n) {
-    char mine[160];
-    int got = 0;
-    int64_t deadline = mf_mono_ms() + FETCH_WAIT_MS + 1000;
-    snprintf(mine, sizeof(mine), "%s.%llu", a->inbox, (unsigned long long)n);
-    if (pull_request(a, n) != NATS_OK) {
-        mf_log_ratelimited(MF_LOG_WARN, 5000, "pull request failed: %s", nats_GetLastError(NULL));
+/* Takes one message off the pull inbox. Returns 1 for a tick (dispatched), 0 for nothing or a
+ * status message; *ended is set when the status ends request `latest` (408 expired, 404 ...). */
+static int
+pull_next(aggregator *a, agg_batch **batches, const char *latest, int wait_ms, int *ended) {
+    natsMsg *m = NULL;
+    const char *status = NULL;
+    natsStatus ns = natsSubscription_NextMsg(&m, a->sub, wait_ms);
+    if (ns == NATS_TIMEOUT) return 0;
+    if (ns != NATS_OK) {
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "pull inbox: %s", natsStatus_GetText(ns));
         mf_sleep_ms(100);
         return 0;
     }
-    while (got < FETCH_BATCH) {
-        natsMsg *m = NULL;
-        const char *status = NULL;
-        int64_t left = deadline - mf_mono_ms();
-        if (left <= 0 || natsSubscription_NextMsg(&m, a->sub, left) != NATS_OK) break;
-        if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
-            int end = strcmp(natsMsg_GetSubject(m), mine) == 0;
-            if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0)
-                mf_log_ratelimited(MF_LOG_WARN, 5000, "pull status %s", status);
-            natsMsg_Destroy(m);
-            if (end) break;
-            continue;
-        }
-        dispatch(a, m, batches);
+    if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
+        if (strcmp(natsMsg_GetSubject(m), latest) == 0) *ended = 1;
+        if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0)
+            mf_log_ratelimited(MF_LOG_WARN, 5000, "pull status %s", status);
         natsMsg_Destroy(m);
-        got++;
+        return 0;
     }
-    return got;
+    dispatch(a, m, batches);
+    natsMsg_Destroy(m);
+    return 1;
 }
 
+/* Pull loop with requests pipelined: a new request (batch 1024, 200 ms expiry) goes out when
+ * half a batch arrived since the last one, when the last one ended, or every 200 ms, so the
+ * server always has one queued while we work. Messages cannot be attributed to a request
+ * (they carry their stream subject) and need not be: nothing here has a fixed size. Workers
+ * get what arrived every half batch or when the inbox is idle. On stop, no more requests; what
+ * the outstanding ones deliver (they expire within 200 ms) is still taken. */
 static void intake_jetstream(aggregator *a, agg_batch **batches) {
-    for (uint64_t n = 1; !atomic_load(&a->stop); n++) {
-        pull_once(a, batches, n);
-        hand_over(a, batches);
+    char latest[160] = "";
+    uint64_t n = 0;
+    int since = 0, held = 0, ended = 1;
+    int64_t last_req = 0, drain_end = 0;
+    for (;;) {
+        int64_t now = mf_mono_ms();
+        if (atomic_load(&a->stop)) {
+            if (drain_end == 0) drain_end = now + FETCH_WAIT_MS + 100;
+            if (now >= drain_end) break;
+        } else if (ended || since >= FETCH_BATCH / 2 || now - last_req >= FETCH_WAIT_MS) {
+            if (pull_request(a, ++n) != NATS_OK) {
+                mf_log_ratelimited(MF_LOG_WARN, 5000, "pull request failed: %s",
+                                   nats_GetLastError(NULL));
+                mf_sleep_ms(100);
+            }
+            snprintf(latest, sizeof(latest), "%s.%llu", a->inbox, (unsigned long long)n);
+            since = ended = 0;
+            last_req = now;
+        }
+        if (pull_next(a, batches, latest, 20, &ended)) {
+            since++;
+            if (++held < FETCH_BATCH / 2) continue;
+        }
+        if (held > 0) hand_over(a, batches);
+        held = 0;
     }
+    hand_over(a, batches);
 }
 
 static void intake_core(aggregator *a, agg_batch **batches) {
