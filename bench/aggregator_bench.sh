@@ -124,11 +124,11 @@ PY
     mf_wait_for 60 agg_consumer_idle
     pid=$(mf_pid b1)
     sleep 1
-    printf 'rss keys=30000 ticks=90000 %s %s open_windows=%s\n' \
+    printf 'rss keys=30000 ticks=90000 (1 s and 1 min buckets open) %s %s\n' \
         "$(grep VmHWM /proc/"$pid"/status | tr -s ' \t' ' ')" \
-        "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')" "(before flush)"
+        "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')"
     sleep 8 # the seconds flush; minutes stay open
-    printf 'rss after 1 s flush: %s\n' "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')"
+    printf 'rss after the seconds flushed (minutes open): %s\n' "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')"
     stop_instances 1
     mf_stop_nats
     rm -rf "$MF_TMP/nats" # a fresh JetStream store for the next run
