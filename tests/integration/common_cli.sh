@@ -35,10 +35,10 @@ done
 
 # --check-config: precedence visible, secrets masked.
 bin=$(mf_bin aggregator)
-printf '[redis]\nport = 7001\npassword = hunter2\n' >"$MF_TMP/ok.ini"
+printf '[persister]\nbatch_rows = 777\n[redis]\npassword = hunter2\n' >"$MF_TMP/ok.ini"
 out=$(MARKETFLOW_REDIS_DB=3 "$bin" --config "$MF_TMP/ok.ini" --set redis.retention_s=900 \
     --check-config)
-grep -qx 'port = 7001' <<<"$out" || mf_fail "file value missing from --check-config"
+grep -qx 'batch_rows = 777' <<<"$out" || mf_fail "file value missing from --check-config"
 grep -qx 'db = 3' <<<"$out" || mf_fail "env value missing from --check-config"
 grep -qx 'retention_s = 900' <<<"$out" || mf_fail "flag value missing from --check-config"
 grep -q hunter2 <<<"$out" && mf_fail "--check-config printed a secret"
