@@ -66,14 +66,14 @@ n=$(python3 -c 'import json,sys; print(sorted({json.loads(l)["producer"] for l i
 agg_oracle_check "$MF_TMP/rollups1.jsonl" "$MF_TMP"/graceful.*.jsonl
 echo "stop took $((t1 - t0)) ms"
 
-# 4. crash: SIGKILL while C holds unacked ticks (their seconds are 2-3 s ahead, so not yet
+# 4. crash: SIGKILL while C holds unacked ticks (their seconds are 10-11 s ahead, so not yet
 # flushed); they are redelivered to D after AckWait (30 s). C published nothing for them, so
 # the result is exact again.
 agg_start aggC
 agg_wait_consuming aggC
 now=$(agg_now_ms)
 python3 "$ORACLE" gen-ticks --seed 300 --count 3000 --exchanges exchange2 \
-    --from-ms $((now + 2000)) --to-ms $((now + 3000)) --order shuffled >"$MF_TMP/crash.jsonl"
+    --from-ms $((now + 10000)) --to-ms $((now + 11000)) --order shuffled >"$MF_TMP/crash.jsonl"
 agg_pub_ticks "$MF_TMP/crash.jsonl"
 delivered_unacked() { [[ $(agg_consumer_state) == "0 "[1-9]* ]]; }
 mf_wait_for 10 delivered_unacked

@@ -77,10 +77,12 @@ for period in 1s 5s 1m 5m; do
         check_stat "$kind" EXCHANGE2 ethusdt "$period" redis
     done
 done
+# The seeded data ends at T0: once the last complete minute passes it (a slow machine), the
+# Redis tail of a long period is empty and PostgreSQL alone answers. Values are checked either way.
 for period in 20m 365d; do
     for kind in average highest lowest; do
-        check_stat "$kind" "" BTCUSDT "$period" 'redis\+postgres'
-        check_stat "$kind" exchange3 DOGEUSDT "$period" 'redis\+postgres'
+        check_stat "$kind" "" BTCUSDT "$period" 'redis\+postgres|postgres'
+        check_stat "$kind" exchange3 DOGEUSDT "$period" 'redis\+postgres|postgres'
     done
 done
 expect 200 GET /prices/average/all/BTCUSDT
