@@ -11,15 +11,9 @@ source "$(dirname "$0")/lib.sh"
 MFCAT="$BUILD_DIR/tests/tools/mf-cat"
 ORACLE="python3 $SOURCE_DIR/tests/integration/api_oracle.py"
 for svc in generator collector aggregator persister api; do
-    mf_bin "$svc" >/dev/null 2>&1 || {
-        echo "SKIP: marketflow-$svc not built"
-        exit 77
-    }
+    mf_bin "$svc" >/dev/null 2>&1 || mf_fail "marketflow-$svc not built"
 done
-[[ -x $MFCAT ]] || {
-    echo "SKIP: mf-cat not built"
-    exit 77
-}
+[[ -x $MFCAT ]] || mf_fail "mf-cat not built"
 
 mf_start_nats
 mf_start_postgres

@@ -7,10 +7,7 @@ source "$(dirname "$0")/lib.sh"
 CAT="$BUILD_DIR/tests/tools/mf-cat"
 CHECK="python3 $SOURCE_DIR/tests/integration/collector_check.py"
 [[ -x $CAT ]] || mf_fail "mf-cat not built ($CAT)"
-GEN=$(mf_bin generator 2>/dev/null) || {
-    echo "SKIP: marketflow-generator not built"
-    exit 77
-}
+GEN=$(mf_bin generator 2>/dev/null) || mf_fail "marketflow-generator not built"
 
 mf_start_nats
 mf_feeds 3
