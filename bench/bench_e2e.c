@@ -52,8 +52,8 @@ static double wall_ms(void) {
 }
 
 /* A tick JSON of the usual size for message n. */
-static int tick_json(long long n, char *buf, size_t size, char *subj, size_t ssize,
-                     const char *prefix) {
+static int
+tick_json(long long n, char *buf, size_t size, char *subj, size_t ssize, const char *prefix) {
     mf_tick t;
     memset(&t, 0, sizeof(t));
     snprintf(t.exchange, sizeof(t.exchange), "%s", EXS[n % 3]);
@@ -72,8 +72,8 @@ static int g_paylen[NPAY];
 
 static void build_payloads(const char *prefix) {
     for (int i = 0; i < NPAY; i++)
-        g_paylen[i] = tick_json(i, g_pay[i], sizeof(g_pay[i]), g_paysubj[i],
-                                sizeof(g_paysubj[i]), prefix);
+        g_paylen[i] =
+            tick_json(i, g_pay[i], sizeof(g_pay[i]), g_paysubj[i], sizeof(g_paysubj[i]), prefix);
 }
 
 static int connect_nats(mf_nats **out, const char *name) {
@@ -107,8 +107,7 @@ static int raw_core(double seconds) {
     long long sent = 0, prev = -1;
     double t0, t1;
     build_payloads("e2eraw.core");
-    if (connect_nats(&pub, "e2e-raw-pub") != 0 || connect_nats(&con, "e2e-raw-sub") != 0)
-        return 1;
+    if (connect_nats(&pub, "e2e-raw-pub") != 0 || connect_nats(&con, "e2e-raw-sub") != 0) return 1;
     natsConnection_Subscribe(&sub, mf_nats_conn(con), "e2eraw.core.>", on_raw, NULL);
     natsSubscription_SetPendingLimits(sub, -1, -1);
     natsConnection_Flush(mf_nats_conn(con));
@@ -125,9 +124,8 @@ static int raw_core(double seconds) {
     {
         long long got = atomic_load(&g_recv);
         double span = atomic_load(&g_last) - atomic_load(&g_first);
-        printf("raw_core sent=%lld received=%lld lost=%lld pub_per_s=%.0f msgs_per_s=%.0f\n",
-               sent, got, sent - got, (double)sent / (t1 - t0),
-               span > 0 ? (double)got / span : 0.0);
+        printf("raw_core sent=%lld received=%lld lost=%lld pub_per_s=%.0f msgs_per_s=%.0f\n", sent,
+               got, sent - got, (double)sent / (t1 - t0), span > 0 ? (double)got / span : 0.0);
     }
     natsSubscription_Destroy(sub);
     mf_nats_destroy(pub);
@@ -276,8 +274,7 @@ static int raw_js(double seconds) {
            "msgs_per_s=%.0f\n",
            (double)(a_end - a_start) / (t_end - t_mark),
            (double)(c_end - c_start) / (t_end - t_mark), backlog,
-           (double)((c_end - c_start) < (a_end - a_start) ? (c_end - c_start)
-                                                           : (a_end - a_start)) /
+           (double)((c_end - c_start) < (a_end - a_start) ? (c_end - c_start) : (a_end - a_start)) /
                (t_end - t_mark));
     natsSubscription_Destroy(sub);
     js_DeleteStream(mf_nats_js(cn), "E2ERAW", NULL, NULL);
@@ -324,8 +321,8 @@ static void on_probe_tick(natsConnection *nc, natsSubscription *sub, natsMsg *ms
     mf_tick t;
     long i = atomic_load(&g_nticks);
     (void)nc, (void)sub, (void)ctx;
-    if (i < PROBE_MAX && mf_tick_from_json(natsMsg_GetData(msg),
-                                           (size_t)natsMsg_GetDataLength(msg), &t) == MF_OK) {
+    if (i < PROBE_MAX &&
+        mf_tick_from_json(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &t) == MF_OK) {
         size_t s = slot_of(t.price);
         g_ticks[i].price = t.price;
         g_ticks[i].recv_ts = t.recv_ts;
@@ -390,8 +387,8 @@ static void print_pct(const char *name, double *v, long n) {
         return;
     }
     qsort(v, (size_t)n, sizeof(double), cmp_d);
-    printf(" %s_n=%ld %s_p50_ms=%.1f %s_p99_ms=%.1f %s_max_ms=%.1f", name, n, name,
-           v[(n - 1) / 2], name, v[(long)((double)(n - 1) * 0.99)], name, v[n - 1]);
+    printf(" %s_n=%ld %s_p50_ms=%.1f %s_p99_ms=%.1f %s_max_ms=%.1f", name, n, name, v[(n - 1) / 2],
+           name, v[(long)((double)(n - 1) * 0.99)], name, v[n - 1]);
 }
 
 static int probe(double seconds, const char *url, const char *ex, const char *sym) {
@@ -417,8 +414,8 @@ static int probe(double seconds, const char *url, const char *ex, const char *sy
     natsSubscription_SetPendingLimits(sub, -1, -1);
     natsConnection_Flush(mf_nats_conn(n));
     snprintf(req, sizeof(req),
-             "GET /prices/latest/%s/%s HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n\r\n",
-             ex, sym, host);
+             "GET /prices/latest/%s/%s HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n\r\n", ex,
+             sym, host);
     if ((fd = http_connect(host, port)) < 0) {
         fprintf(stderr, "probe: cannot connect to %s\n", url);
         return 1;

@@ -215,7 +215,7 @@ static void bucket_unlink(agg_windows *w, agg_bucket *b) {
 static void acks_append(agg_partial *p, const char *ack) {
     size_t n = strlen(ack) + 1;
     if (p->acks_len + n > p->acks_cap) {
-        size_t cap = p->acks_cap ? p->acks_cap * 2 : 256;
+        size_t cap = p->acks_cap ? p->acks_cap * 2 : 128; /* one ack subject (~90 B) fits */
         while (cap < p->acks_len + n) cap *= 2;
         p->acks = mf_xrealloc(p->acks, cap);
         p->acks_cap = cap;
