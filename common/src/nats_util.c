@@ -21,7 +21,7 @@ struct mf_nats {
     int replicas;
     int ticks_max_age_s;
     atomic_int connected;
-    atomic_int closing; /* set before a deliberate close: no "disconnected" warning then */
+    atomic_int closing;   /* set before a deliberate close: no "disconnected" warning then */
     atomic_int closed_cb; /* the closed callback ran: no callback can touch us after it */
     atomic_llong *disconnects;
     atomic_llong *reconnects;
