@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "mf/log.h"
@@ -235,59 +236,102 @@ static mf_status write_rebuild(pers_core *c, mf_rollup *buf, size_t n, size_t *t
     return s;
 }
 
-/* Replays the sink's window (now - rebuild_window_s) from the stream with an ordered
- * ephemeral consumer, up to the messages stored when the rebuild began (the durable consumer
- * covers the rest). Idempotent: the sink skips partials it already holds. */
-static mf_status rebuild(pers_core *c) {
-    int64_t t0 = mf_mono_ms(), start_ns = mf_now_ms() * NS_PER_MS;
-    natsSubscription *rs = NULL;
+/* A temporary pull consumer over the window (AckNone), named after this process; the server
+ * drops it by itself 60 s after its last use should we die before deleting it. */
+static mf_status
+rebuild_consumer(pers_core *c, char *name, size_t size, int64_t from_ns, natsSubscription **rs) {
+    jsCtx *js = mf_nats_js(c->nats);
+    jsConsumerConfig cc;
+    jsConsumerInfo *ci = NULL;
     jsSubOptions so;
     jsErrCode jerr = 0;
     natsStatus ns;
-    mf_status s = MF_OK;
-    size_t n = 0, total = 0;
-    mf_rollup *buf = mf_xmalloc((size_t)c->batch_max * sizeof(*buf));
+    snprintf(name, size, "%s-rebuild-%d", c->durable, (int)getpid());
+    js_DeleteConsumer(js, c->stream, name, NULL, &jerr); /* a leftover of an earlier rebuild */
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = name;
+    cc.AckPolicy = js_AckNone;
+    cc.DeliverPolicy = js_DeliverByStartTime;
+    cc.OptStartTime = from_ns;
+    cc.FilterSubject = c->filter;
+    cc.InactiveThreshold = 60LL * 1000 * NS_PER_MS;
+    ns = js_AddConsumer(&ci, js, c->stream, &cc, NULL, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    if (ns != NATS_OK) return mf_nats_fail(ns, "rebuild consumer");
     jsSubOptions_Init(&so);
     so.Stream = c->stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = start_ns - (int64_t)c->sink->rebuild_window_s * 1000 * NS_PER_MS;
-    ns = js_SubscribeSync(&rs, mf_nats_js(c->nats), c->filter, NULL, &so, &jerr);
+    so.Consumer = name;
+    ns = js_PullSubscribe(rs, js, c->filter, name, NULL, &so, &jerr);
     if (ns != NATS_OK) {
-        free(buf);
+        js_DeleteConsumer(js, c->stream, name, NULL, &jerr);
         return mf_nats_fail(ns, "rebuild subscribe");
     }
-    for (;;) {
-        natsMsg *m = NULL;
+    return MF_OK;
+}
+
+/* Fetches the next messages of the rebuild into buf[*n..]. Returns 1 when the window is
+ * exhausted (nothing more, or a message stored after the rebuild began), 0 to go on, -1 on a
+ * bus failure. */
+static int
+rebuild_fetch(pers_core *c, natsSubscription *rs, mf_rollup *buf, size_t *n, int64_t start_ns) {
+    natsMsgList list = {0};
+    int last = 0;
+    natsStatus ns =
+        natsSubscription_Fetch(&list, rs, c->batch_max - (int)*n, REBUILD_IDLE_MS, NULL);
+    if (ns == NATS_TIMEOUT) return 1;
+    if (ns != NATS_OK) {
+        mf_nats_fail(ns, "rebuild fetch");
+        return -1;
+    }
+    for (int i = 0; i < list.Count; i++) {
+        natsMsg *m = list.Msgs[i];
         jsMsgMetaData *meta = NULL;
-        int last = 0;
-        ns = natsSubscription_NextMsg(&m, rs, REBUILD_IDLE_MS);
-        if (ns == NATS_TIMEOUT) break; /* nothing (more) in the window */
-        if (ns != NATS_OK) {
-            s = mf_nats_fail(ns, "rebuild next message");
-            break;
-        }
         if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-            last = meta->NumPending == 0 || meta->Timestamp >= start_ns;
+            if (meta->NumPending == 0 || meta->Timestamp >= start_ns) last = 1;
             jsMsgMetaData_Destroy(meta);
         }
-        if (pers_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &buf[n]) == PERS_OK)
-            n++;
-        natsMsg_Destroy(m);
-        if (n == (size_t)c->batch_max || (last && n > 0)) {
+        if (*n < (size_t)c->batch_max &&
+            pers_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &buf[*n]) == PERS_OK)
+            (*n)++;
+    }
+    natsMsgList_Destroy(&list);
+    return last;
+}
+
+/* Replays the sink's window (now - rebuild_window_s) from the stream, up to the messages
+ * stored when the rebuild began (the durable consumer covers the rest). Idempotent: the sink
+ * skips partials it already holds. */
+static mf_status rebuild(pers_core *c) {
+    int64_t t0 = mf_mono_ms(), start_ns = mf_now_ms() * NS_PER_MS;
+    int64_t from_ns = start_ns - (int64_t)c->sink->rebuild_window_s * 1000 * NS_PER_MS;
+    natsSubscription *rs = NULL;
+    char name[192];
+    jsErrCode jerr = 0;
+    mf_status s;
+    size_t n = 0, total = 0;
+    mf_rollup *buf;
+    s = rebuild_consumer(c, name, sizeof(name), from_ns, &rs);
+    if (s != MF_OK) return s;
+    buf = mf_xmalloc((size_t)c->batch_max * sizeof(*buf));
+    for (;;) {
+        int done = rebuild_fetch(c, rs, buf, &n, start_ns);
+        if (done < 0) {
+            s = MF_ERR_NATS;
+            break;
+        }
+        if (n > 0 && (done || n == (size_t)c->batch_max)) {
             s = write_rebuild(c, buf, n, &total);
             n = 0;
             if (s != MF_OK) break;
         }
-        if (last) break;
+        if (done) break;
         if (mf_stop_requested()) {
             s = MF_ERR_CLOSED;
             break;
         }
     }
-    if (s == MF_OK && n > 0) s = write_rebuild(c, buf, n, &total);
-    natsSubscription_Unsubscribe(rs);
     natsSubscription_Destroy(rs);
+    js_DeleteConsumer(mf_nats_js(c->nats), c->stream, name, NULL, &jerr);
     free(buf);
     if (s != MF_OK) return s;
     c->sink->rebuild_done(c->sink->impl);
@@ -304,31 +348,33 @@ static mf_status maybe_rebuild(pers_core *c) {
 
 /* ---- batches -------------------------------------------------------------------------------- */
 
-/* Collects messages until the batch is full or flush_ms passed. Returns how many it holds. */
+/* Collects one batch: a single Fetch of batch_rows messages waiting up to flush_ms. One
+ * request of constant size per batch on purpose: topping a partial batch up with smaller
+ * follow-up fetches made libnats 3.4.1 return more messages than the list it allocated
+ * (heap overflow seen under ASan while a publisher was running). Returns how many it holds. */
 static size_t gather(pers_core *c) {
-    int64_t deadline = mf_mono_ms() + c->flush_ms;
-    while (c->nmsgs < (size_t)c->batch_max && !mf_stop_requested()) {
-        natsMsgList list = {0};
-        int64_t left = deadline - mf_mono_ms();
-        natsStatus ns;
-        if (left <= 0) break;
-        ns = natsSubscription_Fetch(&list, c->sub, c->batch_max - (int)c->nmsgs, left, NULL);
-        if (ns == NATS_TIMEOUT) break;
-        if (ns != NATS_OK) {
-            c->fetch_errors++;
-            mf_log_ratelimited(MF_LOG_WARN, 10000, "fetch failed: %s (%s)", natsStatus_GetText(ns),
-                               nats_GetLastError(NULL));
-            natsMsgList_Destroy(&list);
-            mf_wait_stop(250);
-            break;
-        }
-        c->fetch_errors = 0;
-        for (int i = 0; i < list.Count; i++) {
-            c->msgs[c->nmsgs++] = list.Msgs[i];
-            list.Msgs[i] = NULL;
-        }
+    natsMsgList list = {0};
+    natsStatus ns = natsSubscription_Fetch(&list, c->sub, c->batch_max, c->flush_ms, NULL);
+    if (ns == NATS_TIMEOUT) return 0;
+    if (ns != NATS_OK) {
+        c->fetch_errors++;
+        mf_log_ratelimited(MF_LOG_WARN, 10000, "fetch failed: %s (%s)", natsStatus_GetText(ns),
+                           nats_GetLastError(NULL));
         natsMsgList_Destroy(&list);
+        mf_wait_stop(250);
+        return 0;
     }
+    c->fetch_errors = 0;
+    if (list.Count > c->batch_max) { /* never trust a count above what we asked for */
+        mf_log_ratelimited(MF_LOG_WARN, 10000, "fetch returned %d messages for %d", list.Count,
+                           c->batch_max);
+        list.Count = c->batch_max;
+    }
+    for (int i = 0; i < list.Count; i++) {
+        c->msgs[c->nmsgs++] = list.Msgs[i];
+        list.Msgs[i] = NULL;
+    }
+    natsMsgList_Destroy(&list);
     return c->nmsgs;
 }
 
