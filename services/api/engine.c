@@ -1,7 +1,9 @@
 /* engine.c: price answers (see engine.h). */
 #include "engine.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agg.h"
@@ -28,8 +30,17 @@ void api_engine_cleanup(api_engine *e) {
     pthread_rwlock_destroy(&e->lock);
 }
 
+/* 1 when a and b hold the same names (order aside). */
+static int same_set(const api_names *a, const api_names *b) {
+    if (a->n != b->n) return 0;
+    for (int i = 0; i < a->n; i++)
+        if (api_names_find(b, a->name[i]) < 0) return 0;
+    return 1;
+}
+
 void api_engine_set_known(api_engine *e, const api_names *known) {
     pthread_rwlock_wrlock(&e->lock);
+    if (!same_set(&e->known, known)) e->known_gen++;
     e->known = *known;
     pthread_rwlock_unlock(&e->lock);
 }
@@ -41,7 +52,17 @@ void api_engine_known(api_engine *e, api_names *out) {
 }
 
 json_t *api_error_json(const char *msg) {
-    return json_pack("{s:s}", "error", msg);
+    json_t *o = json_pack("{s:s}", "error", msg);
+    if (o == NULL) { /* the message quotes client bytes that are not UTF-8: replace them */
+        char clean[512];
+        size_t i;
+        for (i = 0; msg[i] && i + 1 < sizeof(clean); i++)
+            clean[i] =
+                ((unsigned char)msg[i] & 0x80) || (unsigned char)msg[i] < 0x20 ? '?' : msg[i];
+        clean[i] = '\0';
+        o = json_pack("{s:s}", "error", clean);
+    }
+    return o;
 }
 
 static int fail(json_t **body, int status, const char *msg) {
@@ -194,4 +215,79 @@ int api_engine_answer(api_engine *e,
     if (st != 0) return st;
     if (rt->kind == API_R_LATEST) return answer_latest(e, rt, &exs, body);
     return answer_stat(e, rt, period, &exs, now_ms, body);
+}
+
+/* ---- serialized and cached answers ---------------------------------------------------- */
+
+static char *dump(json_t *body, int *status, size_t *len) {
+    char *t = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(body);
+    if (t == NULL) {
+        t = mf_xstrdup("{\"error\":\"internal error\"}");
+        *status = 500;
+    }
+    *len = strlen(t);
+    return t;
+}
+
+static int answer_dumped(api_engine *e,
+                         const api_route *rt,
+                         const char *period,
+                         int64_t now_ms,
+                         char **text,
+                         size_t *len) {
+    json_t *body = NULL;
+    int st = api_engine_answer(e, rt, period, now_ms, &body);
+    *text = dump(body, &st, len);
+    return st;
+}
+
+/* The cache key of a period route; -1 when not cacheable. *gen = `to` (whole seconds). */
+static int cache_key(api_engine *e,
+                     const api_route *rt,
+                     const char *period,
+                     int64_t now_ms,
+                     char *key,
+                     size_t keylen,
+                     int64_t *gen) {
+    char ex[MF_NAME_MAX + 1];
+    uint64_t kgen;
+    size_t i;
+    int n;
+    if (rt->kind != API_R_HIGHEST && rt->kind != API_R_LOWEST && rt->kind != API_R_AVERAGE)
+        return -1;
+    for (i = 0; rt->exchange[i] && i + 1 < sizeof(ex); i++)
+        ex[i] = (char)tolower((unsigned char)rt->exchange[i]); /* matched case-insensitively */
+    ex[i] = '\0';
+    pthread_rwlock_rdlock(&e->lock);
+    kgen = e->known_gen;
+    pthread_rwlock_unlock(&e->lock);
+    *gen = api_floor_to(now_ms - e->settle_ms, 1000);
+    n = snprintf(key, keylen, "%d|%s|%llu|%s|%s", (int)rt->kind, ex, (unsigned long long)kgen,
+                 rt->symbol, period ? period : API_PERIOD_DEFAULT);
+    return n > 0 && (size_t)n < keylen ? 0 : -1;
+}
+
+int api_engine_answer_text(api_engine *e,
+                           const api_route *rt,
+                           const char *period,
+                           int64_t now_ms,
+                           char **text,
+                           size_t *len) {
+    char key[API_CACHE_KEY_MAX];
+    int64_t gen;
+    int st;
+    if (e->cache == NULL || cache_key(e, rt, period, now_ms, key, sizeof(key), &gen) != 0)
+        return answer_dumped(e, rt, period, now_ms, text, len);
+    switch (api_cache_get(e->cache, key, gen, &st, text, len)) {
+    case API_CACHE_HIT: return st;
+    case API_CACHE_BYPASS: return answer_dumped(e, rt, period, now_ms, text, len);
+    case API_CACHE_LEADER: break;
+    }
+    st = answer_dumped(e, rt, period, now_ms, text, len);
+    if (st == 200 || st == 404)
+        api_cache_fill(e->cache, key, gen, st, *text, *len);
+    else
+        api_cache_abandon(e->cache, key, gen);
+    return st;
 }

@@ -171,6 +171,11 @@ static void test_errors(void **st) {
     json_decref(b);
     assert_int_equal(ask(&w, API_R_AVERAGE, "", "5x", &b), 400);
     json_decref(b);
+    /* Bytes that are not UTF-8 (found by fuzz_http_route): still a 400 with a JSON error. */
+    assert_int_equal(ask(&w, API_R_AVERAGE, "", "5m\xff\xff\x04", &b), 400);
+    assert_non_null(b);
+    assert_non_null(strstr(json_string_value(json_object_get(b, "error")), "'5m\?\?\?'"));
+    json_decref(b);
     teardown(&w);
 }
 
