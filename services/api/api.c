@@ -14,7 +14,8 @@
  * Shared state and its locks (one lock each, never two held, no I/O under a lock): the
  * latest map (rwlock), the health tracker (mutex), the engine's known set (rwlock), the
  * connection pools (mutex), the mode (mutex, held across the POST read-decide-publish so
- * that concurrent POSTs answer consistently).
+ * that concurrent POSTs answer consistently), the answer cache of the period routes (mutex +
+ * condvar: one computation per key and second, concurrent misses wait for it; cache.h).
  * Route parsing, periods, planning and merging live in router.c, period.c, plan.c, agg.c and
  * engine.c (pure, unit-tested); store_redis.c and store_pg.c are the adapters. */
 #include "api.h"
@@ -32,6 +33,7 @@
 #include <ulfius.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "engine.h"
 #include "health.h"
 #include "plan.h"
@@ -56,6 +58,7 @@ struct api_service {
     api_latest_map *latest;
     api_health *health;
     api_engine engine;
+    api_cache *cache;
     natsSubscription *sub_latest, *sub_status, *sub_mode;
     pthread_t refresher;
     int refresher_started;
@@ -251,10 +254,24 @@ static int body_too_large(api_service *s, const struct _u_request *req) {
     return cl && (mf_parse_i64(cl, 0, INT64_MAX, &n) != 0 || n > s->cfg->api.max_body);
 }
 
+/* Price routes: serialized by the engine, period routes through the answer cache. */
+static int send_answer(api_service *s,
+                       struct _u_response *resp,
+                       const api_route *rt,
+                       const char *period,
+                       int *status) {
+    char *text = NULL;
+    size_t len = 0;
+    *status = api_engine_answer_text(&s->engine, rt, period, mf_now_ms(), &text, &len);
+    ulfius_set_binary_body_response(resp, (unsigned)*status, text, len);
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}
+
 static int
 dispatch(api_service *s, const struct _u_request *req, struct _u_response *resp, int *status) {
     char allow[32], err[256];
-    json_t *body = NULL;
     api_route rt;
     api_route_result r;
     if (body_too_large(s, req))
@@ -282,9 +299,7 @@ dispatch(api_service *s, const struct _u_request *req, struct _u_response *resp,
     case API_R_PING: *status = 200; return send_json(resp, 200, json_pack("{s:b}", "pong", 1));
     default: break;
     }
-    *status =
-        api_engine_answer(&s->engine, &rt, u_map_get(req->map_url, "period"), mf_now_ms(), &body);
-    return send_json(resp, *status, body);
+    return send_answer(s, resp, &rt, u_map_get(req->map_url, "period"), status);
 }
 
 static int on_request(const struct _u_request *req, struct _u_response *resp, void *ctx) {
@@ -484,6 +499,8 @@ mf_status api_service_start(api_service **out, mf_app *app, int listen_fd) {
     s->health = api_health_create();
     api_engine_init(&s->engine, s->redis, s->pg, s->latest, settle_ms(),
                     (int64_t)s->cfg->redis.retention_s * 1000);
+    s->cache = api_cache_create(API_CACHE_MAX_ENTRIES_DEFAULT);
+    s->engine.cache = s->cache;
     init_mode(s);
     st = subscribe(s, &s->sub_latest, "latest.>", on_latest);
     if (st == MF_OK) st = subscribe(s, &s->sub_status, "status.>", on_status);
@@ -509,6 +526,15 @@ void api_service_status(json_t *status, void *ctx) {
     pthread_mutex_unlock(&s->mode_mu);
     json_object_set_new(status, "redis", json_string(s->redis->up(s->redis) ? "up" : "down"));
     json_object_set_new(status, "postgres", json_string(s->pg->up(s->pg) ? "up" : "down"));
+    if (s->cache) {
+        api_cache_stats cs;
+        api_cache_stats_get(s->cache, &cs);
+        json_object_set_new(status, "answer_cache",
+                            json_pack("{s:I, s:I, s:I, s:I, s:i}", "hits", (json_int_t)cs.hits,
+                                      "misses", (json_int_t)cs.misses, "waits",
+                                      (json_int_t)cs.waits, "bypasses", (json_int_t)cs.bypasses,
+                                      "entries", cs.entries));
+    }
 }
 
 void api_service_stop(api_service *s) {
@@ -527,6 +553,7 @@ void api_service_stop(api_service *s) {
     natsSubscription_Destroy(s->sub_status);
     natsSubscription_Destroy(s->sub_mode);
     api_engine_cleanup(&s->engine);
+    api_cache_destroy(s->cache);
     api_health_destroy(s->health);
     api_latest_map_destroy(s->latest);
     s->redis->destroy(s->redis);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -199,10 +200,69 @@ static void test_latest(void **st) {
     teardown(&w);
 }
 
+static int ask_text(world *w, api_route_kind k, const char *ex, int64_t now, char **t) {
+    api_route rt = {.kind = k};
+    size_t len;
+    strcpy(rt.exchange, ex);
+    strcpy(rt.symbol, "BTCUSDT");
+    return api_engine_answer_text(&w->e, &rt, "5s", now, t, &len);
+}
+
+/* The answer cache: one store read per key and second (`to` = now - 2 s, whole seconds);
+ * a new `to`, another key or a changed known set reads again; 503 is never cached. */
+static void test_cached_answers(void **st) {
+    world w;
+    api_names known = {0};
+    char *a, *b;
+    const int64_t t0 = 1742457126000LL; /* to = ...124000 for now in [t0, t0 + 1000) */
+    (void)st;
+    setup(&w);
+    w.e.cache = api_cache_create(16);
+    one_tick(&w.fr.data, "exchange1", 10.0, 5);
+    assert_int_equal(ask_text(&w, API_R_AVERAGE, "", t0 + 1, &a), 200);
+    one_tick(&w.fr.data, "exchange1", 20.0, 6); /* a late correction inside the same `to` */
+    assert_int_equal(ask_text(&w, API_R_AVERAGE, "", t0 + 999, &b), 200);
+    assert_int_equal(w.fr.calls, 1);
+    assert_string_equal(a, b);
+    assert_non_null(strstr(a, "\"price\":10.0"));
+    free(b);
+    assert_int_equal(ask_text(&w, API_R_AVERAGE, "", t0 + 1000, &b), 200); /* `to` moved */
+    assert_int_equal(w.fr.calls, 2);
+    assert_non_null(strstr(b, "\"price\":15.0"));
+    free(a), free(b);
+    assert_int_equal(ask_text(&w, API_R_HIGHEST, "", t0 + 1000, &a), 200); /* other kind */
+    assert_int_equal(ask_text(&w, API_R_HIGHEST, "EXCHANGE1", t0 + 1000, &b), 200);
+    free(a), free(b);
+    assert_int_equal(ask_text(&w, API_R_HIGHEST, "exchange1", t0 + 1000, &a), 200);
+    assert_int_equal(w.fr.calls, 4); /* exchange spelling is case-insensitive */
+    free(a);
+    api_names_add(&known, "exchange1");
+    api_engine_set_known(&w.e, &known); /* a different set: "all" means something else */
+    assert_int_equal(ask_text(&w, API_R_HIGHEST, "exchange1", t0 + 1000, &a), 200);
+    assert_int_equal(w.fr.calls, 5);
+    free(a);
+    api_engine_set_known(&w.e, &known); /* the same set again: still cached */
+    assert_int_equal(ask_text(&w, API_R_HIGHEST, "exchange1", t0 + 1000, &a), 200);
+    assert_int_equal(w.fr.calls, 5);
+    free(a);
+    w.fr.fail = w.fp.fail = 1; /* 503: not cached, the next request tries again */
+    assert_int_equal(ask_text(&w, API_R_LOWEST, "", t0 + 1000, &a), 503);
+    free(a);
+    w.fr.fail = w.fp.fail = 0;
+    assert_int_equal(ask_text(&w, API_R_LOWEST, "", t0 + 1000, &a), 200);
+    free(a);
+    assert_int_equal(ask_text(&w, API_R_LATEST, "", t0 + 1000, &a), 200); /* never cached */
+    free(a);
+    api_cache_destroy(w.e.cache);
+    teardown(&w);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_redis_answer), cmocka_unit_test(test_fallback),
-        cmocka_unit_test(test_long_period_exact), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_latest)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_redis_answer),
+                                       cmocka_unit_test(test_fallback),
+                                       cmocka_unit_test(test_long_period_exact),
+                                       cmocka_unit_test(test_errors),
+                                       cmocka_unit_test(test_latest),
+                                       cmocka_unit_test(test_cached_answers)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
