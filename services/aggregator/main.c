@@ -1,4 +1,7 @@
 /* main.c: marketflow-aggregator: wiring only (see aggregator.c). */
+#include <malloc.h>
+#include <stdlib.h>
+
 #include "aggregator.h"
 #include "mf/app.h"
 #include "mf/log.h"
@@ -13,7 +16,14 @@ int main(int argc, char **argv) {
     mf_app app;
     aggregator *agg = NULL;
     mf_status s;
-    int rc = mf_app_init(&app, "aggregator", argc, argv, usage, NULL, NULL);
+    int rc;
+    /* Memory is allocated on the intake and PubAck threads and freed on the workers (and back):
+     * with glibc's default of up to 8 arenas per core each thread's arena keeps its own free
+     * memory, ~15 MB more peak RSS with 30,000 keys. Two arenas (the cores we plan for) keep
+     * it shared; an operator's MALLOC_ARENA_MAX or GLIBC_TUNABLES wins. */
+    if (getenv("MALLOC_ARENA_MAX") == NULL && getenv("GLIBC_TUNABLES") == NULL)
+        mallopt(M_ARENA_MAX, 2);
+    rc = mf_app_init(&app, "aggregator", argc, argv, usage, NULL, NULL);
     if (rc >= 0) return rc;
     s = mf_app_connect(&app);
     if (s == MF_OK) s = aggregator_create(&agg, &app.cfg, app.nats, app.instance);

@@ -4,7 +4,12 @@
  * Layout: keys live in an open-addressing table (linear probing, backward-shift deletion) keyed
  * by exchange and symbol. Each key lists its open buckets (normally one or two 1 s buckets and
  * one 1 min bucket, so a linear walk is cheapest). Buckets of the same (window, start) share a
- * slot, and slots are what flushing scans: there are only a handful open at once. */
+ * slot, and slots are what flushing scans: there are only a handful open at once.
+ *
+ * Buckets are compact (agg_stats, agg_acks): the 1.1 KB mf_rollup (three 40-part sums) is built
+ * only when a partial is serialised, so 30,000 keys with their 1 s and 1 min buckets open take a
+ * few MB. A 1 s bucket is merged into its 1 min bucket as compact statistics, with the merge
+ * rules of rollup.c and the same sequence of mf_xsum_add calls (same parts, same result). */
 #include "window.h"
 
 #include <stdlib.h>
@@ -15,15 +20,18 @@
 typedef struct agg_key agg_key;
 
 typedef struct agg_bucket {
-    agg_partial p; /* first: the bucket is emitted (and freed) as its partial */
     agg_key *key;
     struct agg_bucket *key_next;  /* the key's open buckets */
     struct agg_bucket *slot_next; /* the buckets of one slot */
+    int64_t start;
+    mf_window win;
+    int correction;
+    agg_acks acks;
+    agg_stats st;
 } agg_bucket;
 
+/* latest.exchange and latest.symbol are the key (set at creation, kept by every update). */
 struct agg_key {
-    char exchange[MF_NAME_MAX + 1];
-    char symbol[MF_NAME_MAX + 1];
     uint64_t hash;
     agg_bucket *buckets;
     size_t nbuckets;
@@ -51,14 +59,180 @@ struct agg_windows {
     agg_key *dirty;
     size_t open;
     size_t pending_ticks;
+    agg_ackheads *heads;
 };
 
 #define NEVER (INT64_MIN / 4)
 
+/* ---- compact sums and statistics ------------------------------------------------------- */
+
+static void csum_get(const agg_csum *c, mf_xsum *out) {
+    if (c->n < 0) {
+        out->n = c->u.big->n;
+        memcpy(out->p, c->u.big->p, sizeof(double) * (size_t)out->n);
+        return;
+    }
+    out->n = c->n;
+    memcpy(out->p, c->u.p, sizeof(double) * (size_t)c->n);
+}
+
+/* Stores t into a csum that is not spilled: inline when it fits, else on the heap. */
+static void csum_set(agg_csum *c, const mf_xsum *t) {
+    if (t->n <= AGG_CSUM_INLINE) {
+        c->n = t->n;
+        memcpy(c->u.p, t->p, sizeof(double) * (size_t)t->n);
+        return;
+    }
+    c->u.big = mf_xmalloc(sizeof(mf_xsum));
+    c->u.big->n = t->n;
+    memcpy(c->u.big->p, t->p, sizeof(double) * (size_t)t->n);
+    c->n = -1;
+}
+
+static void csum_add(agg_csum *c, double x) {
+    mf_xsum t;
+    if (c->n < 0) {
+        mf_xsum_add(c->u.big, x);
+        return;
+    }
+    csum_get(c, &t);
+    mf_xsum_add(&t, x);
+    csum_set(c, &t);
+}
+
+/* a += b, part by part in b's order: what mf_xsum_merge does. */
+static void csum_merge(agg_csum *a, const agg_csum *b) {
+    mf_xsum bs, t;
+    csum_get(b, &bs);
+    if (a->n < 0) {
+        for (int i = 0; i < bs.n; i++) mf_xsum_add(a->u.big, bs.p[i]);
+        return;
+    }
+    csum_get(a, &t);
+    for (int i = 0; i < bs.n; i++) mf_xsum_add(&t, bs.p[i]);
+    csum_set(a, &t);
+}
+
+static void csum_copy(agg_csum *dst, const agg_csum *src) {
+    mf_xsum t;
+    csum_get(src, &t);
+    csum_set(dst, &t);
+}
+
+static void csum_free(agg_csum *c) {
+    if (c->n < 0) free(c->u.big);
+    c->n = 0;
+}
+
+static void stats_init(agg_stats *st) {
+    memset(st, 0, sizeof(*st));
+    st->open_id = st->close_id = -1;
+}
+
+static void stats_free(agg_stats *st) {
+    csum_free(&st->sum);
+    csum_free(&st->volume);
+    csum_free(&st->notional);
+}
+
+/* rollup.c's take_extremes: min/max ties to the earlier ts; open/close by mf_tick_order. */
+static void take_extremes(agg_stats *a, const agg_stats *b) {
+    if (b->min < a->min || (b->min == a->min && b->min_ts < a->min_ts)) {
+        a->min = b->min;
+        a->min_ts = b->min_ts;
+    }
+    if (b->max > a->max || (b->max == a->max && b->max_ts < a->max_ts)) {
+        a->max = b->max;
+        a->max_ts = b->max_ts;
+    }
+    if (mf_tick_order(b->open_ts, b->open_id, b->open, a->open_ts, a->open_id, a->open) < 0) {
+        a->open = b->open;
+        a->open_ts = b->open_ts;
+        a->open_id = b->open_id;
+    }
+    if (mf_tick_order(b->close_ts, b->close_id, b->close, a->close_ts, a->close_id, a->close) > 0) {
+        a->close = b->close;
+        a->close_ts = b->close_ts;
+        a->close_id = b->close_id;
+    }
+}
+
+/* mf_rollup_add. */
+static void stats_add(agg_stats *st, const mf_tick *t) {
+    agg_stats one;
+    one.min = one.max = one.open = one.close = t->price;
+    one.min_ts = one.max_ts = one.open_ts = one.close_ts = t->ts;
+    one.open_id = one.close_id = t->has_id ? t->id : -1;
+    if (st->count == 0) {
+        st->min = st->max = st->open = st->close = one.min;
+        st->min_ts = st->max_ts = st->open_ts = st->close_ts = one.min_ts;
+        st->open_id = st->close_id = one.open_id;
+    } else {
+        take_extremes(st, &one);
+    }
+    st->count++;
+    csum_add(&st->sum, t->price);
+    if (t->has_qty) {
+        csum_add(&st->volume, t->qty);
+        csum_add(&st->notional, t->price * t->qty);
+    }
+}
+
+/* mf_rollup_merge (keys are equal by construction). */
+static void stats_merge(agg_stats *a, const agg_stats *b) {
+    if (b->count == 0) return;
+    if (a->count == 0) {
+        stats_free(a);
+        *a = *b;
+        csum_copy(&a->sum, &b->sum);
+        csum_copy(&a->volume, &b->volume);
+        csum_copy(&a->notional, &b->notional);
+        return;
+    }
+    take_extremes(a, b);
+    a->count += b->count;
+    csum_merge(&a->sum, &b->sum);
+    csum_merge(&a->volume, &b->volume);
+    csum_merge(&a->notional, &b->notional);
+}
+
+/* ---- partials -------------------------------------------------------------------------- */
+
 void agg_partial_free(agg_partial *p) {
     if (p == NULL) return;
-    free(p->acks);
-    free(p); /* p is the first member of its agg_bucket */
+    stats_free(&p->st);
+    agg_acks_free(&p->acks);
+    free(p);
+}
+
+void agg_partial_rollup(const agg_partial *p, mf_rollup *r) {
+    const agg_stats *st = &p->st;
+    mf_rollup_init(r, p->exchange, p->symbol, p->window, p->start);
+    if (st->count == 0) return;
+    r->count = st->count;
+    r->min = st->min;
+    r->min_ts = st->min_ts;
+    r->max = st->max;
+    r->max_ts = st->max_ts;
+    r->open = st->open;
+    r->open_ts = st->open_ts;
+    r->open_id = st->open_id;
+    r->close = st->close;
+    r->close_ts = st->close_ts;
+    r->close_id = st->close_id;
+    csum_get(&st->sum, &r->sum);
+    csum_get(&st->volume, &r->volume);
+    csum_get(&st->notional, &r->notional);
+}
+
+const char *agg_partial_ack_next(const agg_partial *p, size_t *pos, char *buf) {
+    return agg_acks_next(&p->acks, p->heads, pos, buf);
+}
+
+static void bucket_free(agg_bucket *b) {
+    stats_free(&b->st);
+    agg_acks_free(&b->acks);
+    free(b);
 }
 
 mf_status agg_windows_create(agg_windows **out, const agg_window_cfg *cfg) {
@@ -68,6 +242,7 @@ mf_status agg_windows_create(agg_windows **out, const agg_window_cfg *cfg) {
     w->cfg = *cfg;
     w->cap = 64;
     w->table = mf_xcalloc(w->cap, sizeof(agg_key *));
+    w->heads = agg_ackheads_create();
     *out = w;
     return MF_OK;
 }
@@ -78,13 +253,14 @@ void agg_windows_destroy(agg_windows *w) {
         agg_bucket *b = w->slots[i].head;
         while (b) {
             agg_bucket *next = b->slot_next;
-            agg_partial_free(&b->p);
+            bucket_free(b);
             b = next;
         }
     }
     for (size_t i = 0; i < w->cap; i++) free(w->table[i]);
     free(w->table);
     free(w->slots);
+    agg_ackheads_destroy(w->heads);
     free(w);
 }
 
@@ -115,18 +291,21 @@ static void table_grow(agg_windows *w) {
     w->cap = ncap;
 }
 
+static int key_is(const agg_key *k, uint64_t h, const mf_tick *t) {
+    return k->hash == h && strcmp(k->latest.symbol, t->symbol) == 0 &&
+           strcmp(k->latest.exchange, t->exchange) == 0;
+}
+
 static agg_key *key_get(agg_windows *w, const mf_tick *t, int64_t now_ms) {
     uint64_t h = key_hash(t->exchange, t->symbol);
     size_t i = h & (w->cap - 1);
     agg_key *k;
     for (; (k = w->table[i]) != NULL; i = (i + 1) & (w->cap - 1)) {
-        if (k->hash == h && strcmp(k->symbol, t->symbol) == 0 &&
-            strcmp(k->exchange, t->exchange) == 0)
-            return k;
+        if (key_is(k, h, t)) return k;
     }
     k = mf_xcalloc(1, sizeof(*k));
-    memcpy(k->exchange, t->exchange, sizeof(k->exchange));
-    memcpy(k->symbol, t->symbol, sizeof(k->symbol));
+    memcpy(k->latest.exchange, t->exchange, sizeof(k->latest.exchange));
+    memcpy(k->latest.symbol, t->symbol, sizeof(k->latest.symbol));
     k->hash = h;
     k->last_pub_ms = NEVER;
     k->last_seen_ms = now_ms;
@@ -182,7 +361,7 @@ static agg_slot *slot_get(agg_windows *w, mf_window win, int64_t start) {
 
 static agg_bucket *bucket_find(agg_key *k, mf_window win, int64_t start) {
     for (agg_bucket *b = k->buckets; b; b = b->key_next)
-        if (b->p.r.start == start && b->p.r.window == win) return b;
+        if (b->start == start && b->win == win) return b;
     return NULL;
 }
 
@@ -191,8 +370,10 @@ static agg_bucket *
 bucket_open(agg_windows *w, agg_key *k, mf_window win, int64_t start, int64_t now_ms) {
     agg_slot *s = slot_get(w, win, start);
     agg_bucket *b = mf_xcalloc(1, sizeof(*b));
-    mf_rollup_init(&b->p.r, k->exchange, k->symbol, win, start);
-    b->p.correction = now_ms >= s->deadline;
+    b->start = start;
+    b->win = win;
+    stats_init(&b->st);
+    b->correction = now_ms >= s->deadline;
     b->key = k;
     b->key_next = k->buckets;
     k->buckets = b;
@@ -210,19 +391,6 @@ static void bucket_unlink(agg_windows *w, agg_bucket *b) {
     b->key->nbuckets--;
     b->key_next = b->slot_next = NULL;
     w->open--;
-}
-
-static void acks_append(agg_partial *p, const char *ack) {
-    size_t n = strlen(ack) + 1;
-    if (p->acks_len + n > p->acks_cap) {
-        size_t cap = p->acks_cap ? p->acks_cap * 2 : 128; /* one ack subject (~90 B) fits */
-        while (cap < p->acks_len + n) cap *= 2;
-        p->acks = mf_xrealloc(p->acks, cap);
-        p->acks_cap = cap;
-    }
-    memcpy(p->acks + p->acks_len, ack, n);
-    p->acks_len += n;
-    p->nacks++;
 }
 
 /* ---- public operations ----------------------------------------------------------------- */
@@ -251,13 +419,13 @@ agg_add_result agg_windows_add(agg_windows *w, const mf_tick *t, const char *ack
     start = mf_window_start(t->ts, MF_WIN_1S);
     b = bucket_find(k, MF_WIN_1S, start);
     if (b == NULL) b = bucket_open(w, k, MF_WIN_1S, start, now_ms);
-    mf_rollup_add(&b->p.r, t);
+    stats_add(&b->st, t);
     if (ack != NULL && ack[0] != '\0') {
-        acks_append(&b->p, ack);
+        agg_acks_add(&b->acks, w->heads, ack);
         w->pending_ticks++;
     }
     latest_update(w, k, t);
-    return b->p.correction ? AGG_ADD_CORRECTION : AGG_ADD_OK;
+    return b->correction ? AGG_ADD_CORRECTION : AGG_ADD_OK;
 }
 
 int agg_windows_attach_ack(agg_windows *w, const mf_tick *t, const char *ack) {
@@ -265,29 +433,38 @@ int agg_windows_attach_ack(agg_windows *w, const mf_tick *t, const char *ack) {
     agg_bucket *b = NULL;
     for (size_t i = h & (w->cap - 1); w->table[i] != NULL; i = (i + 1) & (w->cap - 1)) {
         agg_key *k = w->table[i];
-        if (k->hash == h && strcmp(k->symbol, t->symbol) == 0 &&
-            strcmp(k->exchange, t->exchange) == 0) {
+        if (key_is(k, h, t)) {
             b = bucket_find(k, MF_WIN_1S, mf_window_start(t->ts, MF_WIN_1S));
             break;
         }
     }
     if (b == NULL) return 0;
-    acks_append(&b->p, ack);
+    agg_acks_add(&b->acks, w->heads, ack);
     w->pending_ticks++;
     return 1;
 }
 
-/* A flushed 1 s partial goes into its key's 1 min bucket (opened, as a correction if due). */
-static void merge_into_minute(agg_windows *w, agg_bucket *b, int64_t now_ms) {
-    int64_t mstart = mf_window_start(b->p.r.start, MF_WIN_1M);
+/* A flushed 1 s bucket goes into its key's 1 min bucket (opened, as a correction if due). */
+static void merge_into_minute(agg_windows *w, const agg_bucket *b, int64_t now_ms) {
+    int64_t mstart = mf_window_start(b->start, MF_WIN_1M);
     agg_bucket *m = bucket_find(b->key, MF_WIN_1M, mstart);
-    mf_rollup as_minute = b->p.r; /* merging needs equal keys: relabel a copy */
-    mf_status s;
     if (m == NULL) m = bucket_open(w, b->key, MF_WIN_1M, mstart, now_ms);
-    as_minute.window = MF_WIN_1M;
-    as_minute.start = mstart;
-    s = mf_rollup_merge(&m->p.r, &as_minute);
-    MF_ASSERT(s == MF_OK);
+    stats_merge(&m->st, &b->st);
+}
+
+/* Turns an unlinked bucket into its partial (stats and acks move) and frees the bucket. */
+static agg_partial *bucket_to_partial(agg_windows *w, agg_bucket *b) {
+    agg_partial *p = mf_xmalloc(sizeof(*p));
+    memcpy(p->exchange, b->key->latest.exchange, sizeof(p->exchange));
+    memcpy(p->symbol, b->key->latest.symbol, sizeof(p->symbol));
+    p->window = b->win;
+    p->correction = b->correction;
+    p->start = b->start;
+    p->st = b->st;
+    p->acks = b->acks;
+    p->heads = w->heads;
+    free(b);
+    return p;
 }
 
 static size_t flush_slot(agg_windows *w, agg_slot s, int64_t now_ms, agg_emit_fn emit, void *ctx) {
@@ -295,10 +472,12 @@ static size_t flush_slot(agg_windows *w, agg_slot s, int64_t now_ms, agg_emit_fn
     agg_bucket *b = s.head;
     while (b) {
         agg_bucket *next = b->slot_next;
-        bucket_unlink(w, b);
+        agg_partial *p;
         if (s.win == MF_WIN_1S) merge_into_minute(w, b, now_ms);
-        w->pending_ticks -= b->p.nacks;
-        emit(&b->p, ctx);
+        bucket_unlink(w, b);
+        w->pending_ticks -= b->acks.n;
+        p = bucket_to_partial(w, b);
+        emit(p, ctx);
         n++;
         b = next;
     }

@@ -14,7 +14,11 @@
  *   - Ticks with ts < now - max_lateness or ts > now + max_skew are rejected.
  *   - A key with no open bucket and no tick for idle_expiry is forgotten (its latest too).
  *
- * Partials are emitted through a callback that takes ownership (agg_partial_free). */
+ * Partials are emitted through a callback that takes ownership (agg_partial_free).
+ *
+ * Memory: buckets hold compact statistics (agg_stats) and compact ack subjects (acks.h), about
+ * 250 B per bucket plus ~20 B per tick awaiting its ack; the full mf_rollup is only built when a
+ * partial is serialised. */
 #ifndef AGG_WINDOW_H
 #define AGG_WINDOW_H
 
@@ -24,6 +28,7 @@
 #include "mf/rollup.h"
 #include "mf/status.h"
 #include "mf/tick.h"
+#include "acks.h"
 
 typedef struct agg_window_cfg {
     int64_t grace_ms[MF_WIN_COUNT]; /* 250, 2000 */
@@ -41,17 +46,47 @@ typedef enum agg_add_result {
     AGG_ADD_REJECT_AHEAD, /* ts > now + max_skew */
 } agg_add_result;
 
-/* A flushed partial. `acks` holds `nacks` NUL-terminated ack subjects back to back (1 s
- * partials of JetStream ticks only; NULL otherwise). producer and seq of `r` are left for the
- * publisher to set. */
+/* An exact sum held compactly: up to AGG_CSUM_INLINE parts inline (price sums need 2-3), the
+ * rest spilled to a heap mf_xsum. Adds go through mf_xsum_add, so the parts are the very ones
+ * an mf_xsum fed the same values in the same order would hold. */
+#define AGG_CSUM_INLINE 3
+typedef struct agg_csum {
+    int32_t n; /* parts inline (0..AGG_CSUM_INLINE); -1: spilled to u.big */
+    union {
+        double p[AGG_CSUM_INLINE];
+        mf_xsum *big;
+    } u;
+} agg_csum;
+
+/* The statistics of an mf_rollup without its key, with compact sums (~180 B instead of ~1.1 KB):
+ * what an open bucket and a partial waiting for its PubAck hold. Same rules as rollup.c. */
+typedef struct agg_stats {
+    int64_t count;
+    double min, max, open, close;
+    int64_t min_ts, max_ts, open_ts, close_ts;
+    int64_t open_id, close_id; /* -1 when the tick had no id */
+    agg_csum sum, volume, notional;
+} agg_stats;
+
+/* A flushed partial. `acks` holds the ack subjects of the ticks it covers (1 s partials of
+ * JetStream ticks only), encoded against `heads` (read them with agg_partial_ack_next).
+ * agg_partial_rollup gives the mf_rollup; producer and seq are the publisher's to set. */
 typedef struct agg_partial {
-    mf_rollup r;
+    char exchange[MF_NAME_MAX + 1];
+    char symbol[MF_NAME_MAX + 1];
+    mf_window window;
     int correction; /* 1 when opened after its bucket was due */
-    char *acks;
-    size_t acks_len, acks_cap, nacks;
+    int64_t start;
+    agg_stats st;
+    agg_acks acks;
+    const agg_ackheads *heads; /* owned by the agg_windows: outlives its partials' acks use */
 } agg_partial;
 
 void agg_partial_free(agg_partial *p); /* accepts NULL */
+/* The full rollup (producer "", seq 0). */
+void agg_partial_rollup(const agg_partial *p, mf_rollup *out);
+/* Iterates the ack subjects: *pos starts at 0; returns buf (AGG_ACK_MAX bytes) or NULL. */
+const char *agg_partial_ack_next(const agg_partial *p, size_t *pos, char *buf);
 
 /* Receives a flushed partial and owns it from then on. */
 typedef void (*agg_emit_fn)(agg_partial *p, void *ctx);

@@ -23,16 +23,16 @@
 #define RETRY_AFTER_MS 5000
 #define STOP_WAIT_MS 10000
 
-/* A partial published (or to publish) and the ticks to ack once it is stored. */
+/* A partial published (or to publish) and the ticks to ack once it is stored. The JSON is
+ * rendered at each send from the compact partial (~300 B held per publish in flight instead of
+ * the JSON and a full rollup). A barrier publishes nothing: its acks go once every earlier
+ * publish is stored. */
 typedef struct agg_pub {
     uint64_t seq;
     int done;
-    int64_t sent_ms; /* monotonic; 0 = not sent yet */
-    char subject[160];
-    char *json;
-    size_t json_len;
-    char *acks;
-    size_t nacks;
+    int barrier;
+    int64_t sent_ms;   /* monotonic; 0 = not sent yet */
+    agg_partial *part; /* freed once done */
 } agg_pub;
 
 typedef struct agg_done {
@@ -161,14 +161,19 @@ void agg_ack_subject(agg_shared *sh, const char *subject) {
     natsConnection_Publish(sh->nc, subject, "+ACK", 4);
 }
 
-static void ack_all(agg_worker *w, const char *acks, size_t nacks) {
-    const char *p = acks;
-    for (size_t i = 0; i < nacks; i++) {
-        agg_ack_subject(w->sh, p);
-        p += strlen(p) + 1;
-    }
-    atomic_fetch_add(w->sh->c.acked, (long long)nacks);
-    atomic_fetch_sub(w->sh->c.pending_acks, (long long)nacks);
+/* Acks the ticks of a stored partial, marks it done and frees it. */
+static void pub_done(agg_worker *w, agg_pub *p) {
+    char buf[AGG_ACK_MAX];
+    const char *subject;
+    size_t pos = 0;
+    long long n = (long long)p->part->acks.n;
+    while ((subject = agg_partial_ack_next(p->part, &pos, buf)) != NULL)
+        agg_ack_subject(w->sh, subject);
+    atomic_fetch_add(w->sh->c.acked, n);
+    atomic_fetch_sub(w->sh->c.pending_acks, n);
+    agg_partial_free(p->part);
+    p->part = NULL;
+    p->done = 1;
 }
 
 /* The inbox delivery thread: record the outcome for the worker, nothing else. */
@@ -205,26 +210,36 @@ static void on_inbox_complete(void *closure) {
 
 static void pub_free(agg_pub *p) {
     if (p == NULL) return;
-    free(p->json);
-    free(p->acks);
+    agg_partial_free(p->part);
     free(p);
 }
 
 static void pub_send(agg_worker *w, agg_pub *p) {
-    char id[96], reply[128];
+    char id[96], reply[128], subject[160];
     natsMsg *m = NULL;
     natsStatus ns;
+    mf_rollup r;
+    char *json;
+    size_t json_len = 0;
+    agg_partial_rollup(p->part, &r);
+    snprintf(r.producer, sizeof(r.producer), "%s", w->sh->producer);
+    r.seq = p->seq;
+    json = mf_rollup_to_json(&r, &json_len);
+    MF_ASSERT(json != NULL);
+    snprintf(subject, sizeof(subject), "%s.rollups.%s.%s.%s", w->sh->prefix,
+             mf_window_name(r.window), r.exchange, r.symbol);
     snprintf(id, sizeof(id), "%s:%" PRIu64, w->sh->producer, p->seq);
     snprintf(reply, sizeof(reply), "%s%" PRIu64, w->reply_prefix, p->seq);
-    ns = natsMsg_Create(&m, p->subject, w->js ? reply : NULL, p->json, (int)p->json_len);
+    ns = natsMsg_Create(&m, subject, w->js ? reply : NULL, json, (int)json_len);
     if (ns == NATS_OK) ns = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
     if (ns == NATS_OK) ns = natsConnection_PublishMsg(w->sh->nc, m);
     natsMsg_Destroy(m);
+    free(json);
     p->sent_ms = mf_mono_ms();
     if (ns != NATS_OK) {
         p->sent_ms = 0;
         atomic_fetch_add(w->sh->c.publish_errors, 1);
-        mf_log_ratelimited(MF_LOG_WARN, 5000, "rollup publish failed subject=%s: %s", p->subject,
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "rollup publish failed subject=%s: %s", subject,
                            natsStatus_GetText(ns));
     }
 }
@@ -259,10 +274,7 @@ static void pend_push(agg_worker *w, agg_pub *p) {
 static void pend_trim(agg_worker *w) {
     while (w->count > 0) {
         agg_pub *p = w->pend[w->head];
-        if (p->json == NULL && !p->done) { /* a barrier: every earlier partial is stored */
-            ack_all(w, p->acks, p->nacks);
-            p->done = 1;
-        }
+        if (p->barrier && !p->done) pub_done(w, p); /* every earlier partial is stored */
         if (!p->done) break;
         pub_free(w->pend[w->head]);
         w->head++;
@@ -289,8 +301,7 @@ static size_t drain_completions(agg_worker *w) {
             p->sent_ms = 0; /* sent again by retry_pending */
             continue;
         }
-        ack_all(w, p->acks, p->nacks);
-        p->done = 1;
+        pub_done(w, p);
     }
     free(list);
     pend_trim(w);
@@ -301,7 +312,7 @@ static size_t drain_completions(agg_worker *w) {
 static void retry_pending(agg_worker *w, int64_t mono) {
     for (size_t i = 0; i < w->count; i++) {
         agg_pub *p = w->pend[w->head + i];
-        if (p->done || p->json == NULL || (p->sent_ms != 0 && mono - p->sent_ms < RETRY_AFTER_MS))
+        if (p->done || p->barrier || (p->sent_ms != 0 && mono - p->sent_ms < RETRY_AFTER_MS))
             continue;
         atomic_fetch_add(w->sh->c.republished, 1);
         pub_send(w, p);
@@ -314,20 +325,10 @@ static void on_partial(agg_partial *part, void *ctx) {
     agg_worker *w = ctx;
     agg_shared *sh = w->sh;
     agg_pub *p = mf_xcalloc(1, sizeof(*p));
-    mf_rollup *r = &part->r;
     p->seq = atomic_fetch_add(&sh->seq, 1);
-    snprintf(r->producer, sizeof(r->producer), "%s", sh->producer);
-    r->seq = p->seq;
-    snprintf(p->subject, sizeof(p->subject), "%s.rollups.%s.%s.%s", sh->prefix,
-             mf_window_name(r->window), r->exchange, r->symbol);
-    p->json = mf_rollup_to_json(r, &p->json_len);
-    MF_ASSERT(p->json != NULL);
-    p->acks = part->acks;
-    p->nacks = part->nacks;
-    part->acks = NULL;
-    atomic_fetch_add(sh->c.rollups_out[r->window], 1);
+    p->part = part;
+    atomic_fetch_add(sh->c.rollups_out[part->window], 1);
     if (part->correction) atomic_fetch_add(sh->c.late_corrections, 1);
-    agg_partial_free(part);
     pub_send(w, p);
     if (!w->js) { /* core: fire and forget, nothing to ack */
         pub_free(p);
@@ -349,11 +350,10 @@ static void on_latest(const mf_tick *t, void *ctx) {
 /* Acks `ack` once every partial published before now has its PubAck. */
 static void push_barrier(agg_worker *w, const char *ack) {
     agg_pub *p = mf_xcalloc(1, sizeof(*p));
-    size_t n = strlen(ack) + 1;
     p->seq = atomic_fetch_add(&w->sh->seq, 1);
-    p->acks = mf_xmalloc(n);
-    memcpy(p->acks, ack, n);
-    p->nacks = 1;
+    p->barrier = 1;
+    p->part = mf_xcalloc(1, sizeof(agg_partial)); /* no heads: the subject is kept verbatim */
+    agg_acks_add(&p->part->acks, NULL, ack);
     pend_push(w, p);
     pend_trim(w);
 }
