@@ -160,13 +160,51 @@ static void count_reject(coll_feed *f, mf_reject r, const char *line, size_t len
                        f->ep.name, mf_reject_str(r), (int)(len > 80 ? 80 : len), line);
 }
 
+/* What process_batch accumulated for the sink. */
+typedef struct coll_out {
+    mf_tick t[COLL_SINK_BATCH];
+    size_t n;
+    long long ticks, dropped;
+    int64_t max_ts;
+} coll_out;
+
+/* Hands the accumulated ticks to the sink's publish_many. */
+static void out_flush(coll_feed *f, coll_out *o) {
+    size_t dropped;
+    if (o->n == 0) return;
+    dropped = f->c->sink.publish_many(f->c->sink.ctx, o->t, o->n);
+    o->ticks += (long long)(o->n - dropped);
+    o->dropped += (long long)dropped;
+    if (dropped == 0)
+        for (size_t i = 0; i < o->n; i++)
+            if (o->t[i].ts > o->max_ts) o->max_ts = o->t[i].ts;
+    o->n = 0;
+}
+
+static void out_add(coll_feed *f, coll_out *o, const mf_tick *t) {
+    if (f->c->sink.publish_many != NULL) {
+        o->t[o->n++] = *t;
+        if (o->n == COLL_SINK_BATCH) out_flush(f, o);
+        return;
+    }
+    if (f->c->sink.publish(f->c->sink.ctx, t) != MF_OK) {
+        o->dropped++;
+        return;
+    }
+    o->ticks++;
+    if (t->ts > o->max_ts) o->max_ts = t->ts;
+}
+
 static void process_batch(coll_feed *f, const coll_batch *b) {
     const mf_config *cfg = f->c->cfg;
-    int64_t now = mf_now_ms(), max_ts = 0;
+    int64_t now = mf_now_ms();
     int64_t past = (int64_t)cfg->aggregator.max_lateness_s * 1000;
     int64_t future = (int64_t)cfg->aggregator.max_skew_s * 1000;
-    long long ticks = 0, dropped = 0;
+    coll_out out, *o = &out;
     mf_tick t;
+    o->n = 0;
+    o->ticks = o->dropped = 0;
+    o->max_ts = 0;
     memset(&t, 0, sizeof(t));
     memcpy(t.exchange, f->ep.name, sizeof(t.exchange));
     for (size_t i = 0; i < b->n; i++) {
@@ -178,22 +216,18 @@ static void process_batch(coll_feed *f, const coll_batch *b) {
             continue;
         }
         t.recv_ts = b->recv_ts;
-        if (f->c->sink.publish(f->c->sink.ctx, &t) != MF_OK) {
-            dropped++;
-            continue;
-        }
-        ticks++;
-        if (t.ts > max_ts) max_ts = t.ts;
+        out_add(f, o, &t);
     }
-    if (ticks) {
-        atomic_fetch_add(&f->ticks, ticks);
-        atomic_fetch_add(f->m_ticks, ticks);
-        if (max_ts > atomic_load(&f->last_tick_ts)) atomic_store(&f->last_tick_ts, max_ts);
+    out_flush(f, o);
+    if (o->ticks) {
+        atomic_fetch_add(&f->ticks, o->ticks);
+        atomic_fetch_add(f->m_ticks, o->ticks);
+        if (o->max_ts > atomic_load(&f->last_tick_ts)) atomic_store(&f->last_tick_ts, o->max_ts);
         atomic_store(&f->last_recv_ts, b->recv_ts);
     }
-    if (dropped) {
-        atomic_fetch_add(&f->dropped, dropped);
-        atomic_fetch_add(f->m_dropped, dropped);
+    if (o->dropped) {
+        atomic_fetch_add(&f->dropped, o->dropped);
+        atomic_fetch_add(f->m_dropped, o->dropped);
     }
 }
 

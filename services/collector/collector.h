@@ -13,12 +13,16 @@
 #include "mf/status.h"
 #include "mf/tick.h"
 
-/* Where accepted ticks go. publish() is called concurrently from every worker thread; it
- * must not block for long. It returns MF_OK when the tick was taken (sent or held) and
- * MF_ERR_FULL when it had to be dropped (counted by the sink). */
+/* Where accepted ticks go. Called concurrently from every worker thread; must not block for
+ * long. publish() returns MF_OK when the tick was taken (sent or held) and MF_ERR_FULL when
+ * it had to be dropped (counted by the sink). publish_many (optional; used instead when set)
+ * takes up to COLL_SINK_BATCH ticks of one feed batch at once and returns how many it
+ * dropped. */
+#define COLL_SINK_BATCH 64
 typedef struct coll_sink {
     mf_status (*publish)(void *ctx, const mf_tick *t);
     void *ctx;
+    size_t (*publish_many)(void *ctx, const mf_tick *t, size_t n);
 } coll_sink;
 
 typedef struct collector collector;

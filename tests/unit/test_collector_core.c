@@ -87,12 +87,28 @@ static mf_status rec_publish(void *ctx, const mf_tick *t) {
     return MF_OK;
 }
 
+/* The batch form (publish_many): records, or drops everything when `drop_all`. */
+static int drop_all;
+static size_t batch_calls;
+
+static size_t rec_publish_many(void *ctx, const mf_tick *t, size_t n) {
+    assert_true(n >= 1 && n <= COLL_SINK_BATCH);
+    pthread_mutex_lock(&sink_mu);
+    batch_calls++;
+    pthread_mutex_unlock(&sink_mu);
+    if (drop_all) return n;
+    for (size_t i = 0; i < n; i++) rec_publish(ctx, &t[i]);
+    return 0;
+}
+
 static int setup(void **state) {
     (void)state;
     memset(sessions, 0, sizeof(sessions));
     memset(nsessions, 0, sizeof(nsessions));
     memset(connects, 0, sizeof(connects));
     ngot = 0;
+    drop_all = 0;
+    batch_calls = 0;
     mf_log_min_level = MF_LOG_ERROR;
     return 0;
 }
@@ -128,7 +144,7 @@ static void test_lines_to_ticks(void **state) {
     mf_config cfg;
     collector *c = NULL;
     coll_totals t;
-    coll_sink sink = {rec_publish, NULL};
+    coll_sink sink = {rec_publish, NULL, NULL};
     long long now = mf_now_ms();
     char big[400];
     (void)state;
@@ -183,15 +199,13 @@ static void test_lines_to_ticks(void **state) {
 static char script_b1[4096], script_b2[4096];
 
 /* A feed that closes is reconnected; per-symbol order is kept across the pool. */
-static void test_reconnect_and_order(void **state) {
+static void reconnect_and_order(coll_sink sink) {
     mf_config cfg;
     collector *c = NULL;
     coll_totals t;
-    coll_sink sink = {rec_publish, NULL};
     long long now = mf_now_ms();
     static const char *syms[] = {"BTCUSDT", "ETHUSDT", "SOLUSDT", "TONUSDT", "DOGEUSDT"};
     size_t off = 0;
-    (void)state;
     for (int i = 0; i < 40; i++)
         off += (size_t)snprintf(script_b1 + off, sizeof(script_b1) - off,
                                 "{\"symbol\":\"%s\",\"price\":%d.5,\"timestamp\":%lld}\n",
@@ -219,13 +233,54 @@ static void test_reconnect_and_order(void **state) {
     coll_destroy(c);
 }
 
+static void test_reconnect_and_order(void **state) {
+    (void)state;
+    reconnect_and_order((coll_sink){rec_publish, NULL, NULL});
+    assert_int_equal(batch_calls, 0);
+}
+
+/* The same through publish_many: same ticks, same per-symbol order. */
+static void test_reconnect_and_order_batched(void **state) {
+    (void)state;
+    reconnect_and_order((coll_sink){rec_publish, NULL, rec_publish_many});
+    assert_int_equal(ngot, 41);
+    assert_true(batch_calls >= 1);
+}
+
+/* What publish_many drops is counted as dropped, not as ticks. */
+static void test_batch_drops_counted(void **state) {
+    mf_config cfg;
+    collector *c = NULL;
+    coll_totals t;
+    coll_sink sink = {rec_publish, NULL, rec_publish_many};
+    long long now = mf_now_ms();
+    size_t off = 0;
+    (void)state;
+    drop_all = 1;
+    for (int i = 0; i < 30; i++)
+        off += (size_t)snprintf(script_b1 + off, sizeof(script_b1) - off,
+                                "{\"symbol\":\"BTCUSDT\",\"price\":%d.5,\"timestamp\":%lld}\n",
+                                i + 1, now + i);
+    sessions[2][0] = (mem_session){script_b1, 0};
+    nsessions[2] = 1;
+    make_config(&cfg, 2);
+    assert_int_equal(coll_create(&c, &cfg, &mem_ops, sink), MF_OK);
+    assert_int_equal(coll_set_mode(c, MF_MODE_TEST), MF_OK);
+    WAIT_TOTALS(c, t, t.dropped >= 30);
+    assert_int_equal(t.dropped, 30);
+    assert_int_equal(t.ticks, 0);
+    coll_stop(c);
+    assert_int_equal(ngot, 0);
+    coll_destroy(c);
+}
+
 static char script_live[256], script_test[256];
 
 static void test_mode_switch(void **state) {
     mf_config cfg;
     collector *c = NULL;
     coll_totals t;
-    coll_sink sink = {rec_publish, NULL};
+    coll_sink sink = {rec_publish, NULL, NULL};
     long long now = mf_now_ms();
     json_t *st;
     (void)state;
@@ -279,6 +334,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_lines_to_ticks, setup),
         cmocka_unit_test_setup(test_reconnect_and_order, setup),
+        cmocka_unit_test_setup(test_reconnect_and_order_batched, setup),
+        cmocka_unit_test_setup(test_batch_drops_counted, setup),
         cmocka_unit_test_setup(test_mode_switch, setup),
         cmocka_unit_test_setup(test_symbol_hash, setup),
     };
