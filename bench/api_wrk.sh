@@ -4,7 +4,9 @@
 # aggregator -> persisters). Three routes in the same run:
 #   /ping                                a ulfius route that does no work (the ceiling)
 #   /prices/latest/BTCUSDT               served from the bus map in memory
-#   /prices/average/BTCUSDT?period=5m    Redis: ZRANGEBYSCORE + pipelined HMGET, exact merge
+#   /prices/average/BTCUSDT?period=5m    the answer cache (one computation per second)
+# and, on a second API with the answer cache off (MARKETFLOW_API_ANSWER_CACHE=0), the same
+# average route: every request is a miss (Redis range script per exchange, exact merge).
 # Prints req/s and p50/p99 per route. Usage: BUILD_DIR=build bench/api_wrk.sh [seconds]
 # (DATA_S, default 90: seconds of ingestion before measuring).
 set -euo pipefail
@@ -26,7 +28,11 @@ mf_start_bg rd "$(mf_bin persister)" --sink redis
 mf_start_bg aggregator "$(mf_bin aggregator)"
 mf_start_bg collector "$(mf_bin collector)"
 mf_start_bg api "$(mf_bin api)"
+NOCACHE_URL="http://127.0.0.1:$(mf_free_port)"
+mf_start_bg api_nocache env MARKETFLOW_API_ANSWER_CACHE=0 \
+    MARKETFLOW_API_PORT="${NOCACHE_URL##*:}" "$(mf_bin api)"
 mf_wait_for 30 curl -fsS "$MF_API_URL/ping"
+mf_wait_for 30 curl -fsS "$NOCACHE_URL/ping"
 mf_start_bg generator "$(mf_bin generator)"
 mf_wait_for 60 curl -fsS "$MF_API_URL/prices/average/BTCUSDT?period=5m"
 sleep "$DATA_S"
@@ -34,13 +40,19 @@ sleep "$DATA_S"
 avg=$(curl -fsS "$MF_API_URL/prices/average/BTCUSDT?period=5m")
 echo "pipeline ingesting the default feed (3 exchanges x 5 symbols x 10/s); $DATA_S s of data"
 echo "average 5m answer: $avg"
-printf '%-40s %12s %10s %10s\n' route "req/s" p50 p99
-for path in /ping /prices/latest/BTCUSDT '/prices/average/BTCUSDT?period=5m'; do
-    out=$(wrk -t2 -c64 -d"${DUR}s" --latency "$MF_API_URL$path")
+echo "same, cache off:   $(curl -fsS "$NOCACHE_URL/prices/average/BTCUSDT?period=5m")"
+printf '%-50s %12s %10s %10s\n' route "req/s" p50 p99
+for path in /ping /prices/latest/BTCUSDT '/prices/average/BTCUSDT?period=5m' nocache; do
+    url=$MF_API_URL$path
+    if [[ $path == nocache ]]; then
+        path='/prices/average/BTCUSDT?period=5m (cache off)'
+        url="$NOCACHE_URL/prices/average/BTCUSDT?period=5m"
+    fi
+    out=$(wrk -t2 -c64 -d"${DUR}s" --latency "$url")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    printf '%-40s %12s %10s %10s %s\n' "$path" "$rps" "$p50" "$p99" \
+    printf '%-50s %12s %10s %10s %s\n' "$path" "$rps" "$p50" "$p99" \
         "${non2xx:+(non-2xx: $non2xx)}"
 done

@@ -468,6 +468,11 @@ static int64_t settle_ms(void) {
     return ms;
 }
 
+static int answer_cache_on(void) {
+    const char *v = getenv("MARKETFLOW_API_ANSWER_CACHE"); /* hidden knob for benchmarks */
+    return v == NULL || strcmp(v, "0") != 0;
+}
+
 static void init_counters(api_service *s) {
     s->requests = mf_counter("api_requests_total", "", "HTTP requests answered");
     s->r2xx = mf_counter("api_responses_total", "class=\"2xx\"", "HTTP responses by class");
@@ -499,7 +504,7 @@ mf_status api_service_start(api_service **out, mf_app *app, int listen_fd) {
     s->health = api_health_create();
     api_engine_init(&s->engine, s->redis, s->pg, s->latest, settle_ms(),
                     (int64_t)s->cfg->redis.retention_s * 1000);
-    s->cache = api_cache_create(API_CACHE_MAX_ENTRIES_DEFAULT);
+    if (answer_cache_on()) s->cache = api_cache_create(API_CACHE_MAX_ENTRIES_DEFAULT);
     s->engine.cache = s->cache;
     init_mode(s);
     st = subscribe(s, &s->sub_latest, "latest.>", on_latest);
@@ -512,9 +517,10 @@ mf_status api_service_start(api_service **out, mf_app *app, int listen_fd) {
         api_service_stop(s);
         return st;
     }
-    mf_log(MF_LOG_INFO, "listening bind=%s port=%d threads=%d settle_ms=%lld retention_s=%d",
+    mf_log(MF_LOG_INFO,
+           "listening bind=%s port=%d threads=%d settle_ms=%lld retention_s=%d answer_cache=%s",
            s->cfg->api.bind, s->cfg->api.port, API_HTTP_THREADS, (long long)s->engine.settle_ms,
-           s->cfg->redis.retention_s);
+           s->cfg->redis.retention_s, s->cache ? "on" : "off");
     *out = s;
     return MF_OK;
 }
