@@ -103,19 +103,41 @@ struct coll__jspub {
 
 /* ---- workers: encode and queue ---------------------------------------------------------- */
 
-/* Appends "subj\0id\0json\0" for t at buf+*used. Returns 0, or -1 when it cannot be encoded. */
+int coll__msg_id_from_json(const mf_tick *t,
+                           const char *json,
+                           int json_len,
+                           char *buf,
+                           size_t size) {
+    static const char key[] = "\"price\":";
+    const char *p, *end;
+    int n;
+    if (t->has_id) return mf_tick_msg_id(t, buf, size);
+    p = memmem(json, (size_t)json_len, key, sizeof(key) - 1);
+    if (p == NULL) return mf_tick_msg_id(t, buf, size);
+    p += sizeof(key) - 1;
+    end = memchr(p, ',', (size_t)(json + json_len - p));
+    if (end == NULL) return mf_tick_msg_id(t, buf, size);
+    n = snprintf(buf, size, "%s:%s:%lld:%.*s", t->exchange, t->symbol, (long long)t->ts,
+                 (int)(end - p), p);
+    return (n < 0 || (size_t)n >= size) ? -1 : n;
+}
+
+/* Appends "subj\0id\0json\0" for t at buf+*used. Returns 0, or -1 when it cannot be encoded.
+ * The JSON goes first (after the subject) so the Msg-Id can reuse its price text; the id is
+ * then moved in front of it. */
 static int encode_one(coll__jspub *j, const mf_tick *t, char *buf, size_t *used, js_rec *r) {
-    char *p = buf + *used;
-    int len;
+    char *p = buf + *used, id[ID_MAX];
+    int len, idlen;
     if (mf_nats_subject(j->n, p, SUBJ_MAX, "ticks.%s.%s", t->exchange, t->symbol) != 0) return -1;
     r->subj = (uint16_t)strlen(p);
     p += r->subj + 1;
-    if ((len = mf_tick_msg_id(t, p, ID_MAX)) < 0) return -1;
-    p[len] = '\0';
-    r->id = (uint16_t)len;
-    p += len + 1;
     if ((len = mf_tick_to_json(t, p, JSON_MAX)) < 0) return -1;
-    p[len] = '\0';
+    if ((idlen = coll__msg_id_from_json(t, p, len, id, sizeof(id))) < 0) return -1;
+    memmove(p + idlen + 1, p, (size_t)len);
+    memcpy(p, id, (size_t)idlen);
+    p[idlen] = '\0';
+    p[idlen + 1 + len] = '\0';
+    r->id = (uint16_t)idlen;
     r->json = (uint16_t)len;
     *used += (size_t)r->subj + r->id + r->json + 3;
     return 0;

@@ -42,6 +42,10 @@ mf_status coll__jspub_push(coll__jspub *j, const mf_tick *t, size_t n);
 void coll__jspub_flush(coll__jspub *j, int timeout_ms);
 /* Frees (accepts NULL); flushes with a zero timeout first if that was not done. */
 void coll__jspub_destroy(coll__jspub *j);
+/* mf_tick_msg_id(t) computed with the price text of t's bus JSON (`json`, from
+ * mf_tick_to_json) instead of formatting the price a second time. Same result; exposed for
+ * the unit test that checks it. */
+int coll__msg_id_from_json(const mf_tick *t, const char *json, int json_len, char *buf, size_t size);
 long long coll__jspub_held(coll__jspub *j);     /* ticks queued, not yet sent */
 long long coll__jspub_inflight(coll__jspub *j); /* sent, waiting for their PubAck */
 
