@@ -43,7 +43,9 @@ int api_plan_make(const api_plan_in *in, api_plan *out, char *err, size_t errlen
                      (long long)((in->retention_ms - API_RETENTION_MARGIN_MS) / 1000));
         return -1;
     }
-    if (!in->redis_up) {
+    /* Redis down, or a retention so short that the newest (incomplete) minute already
+     * starts below what Redis keeps: PostgreSQL alone, both ends on minutes. */
+    if (!in->redis_up || api_floor_to(to, MINUTE_MS) < cache_floor) {
         pg_only(in, to, out);
         return 0;
     }

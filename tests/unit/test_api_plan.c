@@ -51,6 +51,26 @@ static void test_long_split(void **st) {
     assert_string_equal(p.source, "redis+postgres");
 }
 
+/* Retention 60 s: when the newest minute began more than retention - margin ago, Redis may
+ * have trimmed its first buckets: PostgreSQL alone answers up to the last whole minute. */
+static void test_short_retention(void **st) {
+    api_plan p;
+    char err[256];
+    api_plan_in in = in_of(300000, 1, 1);
+    (void)st;
+    in.retention_ms = 60000;
+    in.now_ms = 1742457120000LL + 45000; /* to = m + 43 s: m >= now - 50 s, still fine */
+    assert_int_equal(api_plan_make(&in, &p, err, sizeof(err)), 0);
+    assert_string_equal(p.source, "redis+postgres");
+    assert_int_equal(p.redis_from, 1742457120000LL);
+    in.now_ms = 1742457120000LL + 51000; /* to = m + 49 s: m < now - 50 s */
+    assert_int_equal(api_plan_make(&in, &p, err, sizeof(err)), 0);
+    assert_string_equal(p.source, "postgres");
+    assert_int_equal(p.to, 1742457120000LL);
+    assert_int_equal(p.redis_from, p.redis_to);
+    assert_int_equal(p.from, p.to - 300000);
+}
+
 static void test_redis_down(void **st) {
     api_plan p;
     char err[256];
@@ -89,8 +109,8 @@ static void test_floor(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_short_redis), cmocka_unit_test(test_long_split),
-        cmocka_unit_test(test_redis_down), cmocka_unit_test(test_unanswerable),
-        cmocka_unit_test(test_floor)};
+        cmocka_unit_test(test_short_redis),     cmocka_unit_test(test_long_split),
+        cmocka_unit_test(test_short_retention), cmocka_unit_test(test_redis_down),
+        cmocka_unit_test(test_unanswerable),    cmocka_unit_test(test_floor)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
