@@ -75,6 +75,8 @@ struct coll__jspub {
     mf_nats *n;
     natsConnection *nc;
     coll__pub_counts *c;
+    char subj_prefix[128]; /* "<prefix>.ticks." */
+    size_t subj_prefix_len;
     char reply_prefix[96]; /* "<inbox>." */
     size_t reply_len;
     natsSubscription *sub;
@@ -103,23 +105,59 @@ struct coll__jspub {
 
 /* ---- workers: encode and queue ---------------------------------------------------------- */
 
+/* Appends s (len bytes) at *p if it fits before end. */
+static int put(char **p, const char *end, const char *s, size_t len) {
+    if ((size_t)(end - *p) < len) return -1;
+    memcpy(*p, s, len);
+    *p += len;
+    return 0;
+}
+
+/* Appends v in decimal (as %lld). */
+static int put_i64(char **p, const char *end, int64_t v) {
+    char digits[24];
+    int k = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[sizeof(digits) - 1 - k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0) digits[sizeof(digits) - 1 - k++] = '-';
+    return put(p, end, digits + sizeof(digits) - k, (size_t)k);
+}
+
 int coll__msg_id_from_json(const mf_tick *t,
                            const char *json,
                            int json_len,
                            char *buf,
                            size_t size) {
     static const char key[] = "\"price\":";
-    const char *p, *end;
-    int n;
-    if (t->has_id) return mf_tick_msg_id(t, buf, size);
-    p = memmem(json, (size_t)json_len, key, sizeof(key) - 1);
-    if (p == NULL) return mf_tick_msg_id(t, buf, size);
-    p += sizeof(key) - 1;
-    end = memchr(p, ',', (size_t)(json + json_len - p));
-    if (end == NULL) return mf_tick_msg_id(t, buf, size);
-    n = snprintf(buf, size, "%s:%s:%lld:%.*s", t->exchange, t->symbol, (long long)t->ts,
-                 (int)(end - p), p);
-    return (n < 0 || (size_t)n >= size) ? -1 : n;
+    const char *price, *pend;
+    char *p = buf, *end = buf + size - 1; /* room for the NUL */
+    if (t->has_id || size == 0) return mf_tick_msg_id(t, buf, size);
+    price = memmem(json, (size_t)json_len, key, sizeof(key) - 1);
+    if (price == NULL) return mf_tick_msg_id(t, buf, size);
+    price += sizeof(key) - 1;
+    pend = memchr(price, ',', (size_t)(json + json_len - price));
+    if (pend == NULL) return mf_tick_msg_id(t, buf, size);
+    if (put(&p, end, t->exchange, strlen(t->exchange)) || put(&p, end, ":", 1) ||
+        put(&p, end, t->symbol, strlen(t->symbol)) || put(&p, end, ":", 1) ||
+        put_i64(&p, end, t->ts) || put(&p, end, ":", 1) ||
+        put(&p, end, price, (size_t)(pend - price)))
+        return -1;
+    *p = '\0';
+    return (int)(p - buf);
+}
+
+/* "<prefix>.ticks.<exchange>.<symbol>" into buf (SUBJ_MAX). Returns the length or -1. */
+static int subject(const coll__jspub *j, const mf_tick *t, char *buf) {
+    char *p = buf, *end = buf + SUBJ_MAX - 1;
+    if (put(&p, end, j->subj_prefix, j->subj_prefix_len) ||
+        put(&p, end, t->exchange, strlen(t->exchange)) || put(&p, end, ".", 1) ||
+        put(&p, end, t->symbol, strlen(t->symbol)))
+        return -1;
+    *p = '\0';
+    return (int)(p - buf);
 }
 
 /* Appends "subj\0id\0json\0" for t at buf+*used. Returns 0, or -1 when it cannot be encoded.
@@ -128,8 +166,8 @@ int coll__msg_id_from_json(const mf_tick *t,
 static int encode_one(coll__jspub *j, const mf_tick *t, char *buf, size_t *used, js_rec *r) {
     char *p = buf + *used, id[ID_MAX];
     int len, idlen;
-    if (mf_nats_subject(j->n, p, SUBJ_MAX, "ticks.%s.%s", t->exchange, t->symbol) != 0) return -1;
-    r->subj = (uint16_t)strlen(p);
+    if ((len = subject(j, t, p)) < 0) return -1;
+    r->subj = (uint16_t)len;
     p += r->subj + 1;
     if ((len = mf_tick_to_json(t, p, JSON_MAX)) < 0) return -1;
     if ((idlen = coll__msg_id_from_json(t, p, len, id, sizeof(id))) < 0) return -1;
@@ -526,6 +564,11 @@ coll__jspub_create(coll__jspub **out, mf_nats *n, const mf_config *cfg, coll__pu
     j->n = n;
     j->nc = mf_nats_conn(n);
     j->c = c;
+    if (mf_nats_subject(n, j->subj_prefix, sizeof(j->subj_prefix), "ticks.") != 0) {
+        free(j);
+        return MF_ERR_CONFIG;
+    }
+    j->subj_prefix_len = strlen(j->subj_prefix);
     j->cap = (size_t)cfg->collector.buffer;
     j->nslots = (uint64_t)cfg->collector.max_inflight;
     if (j->nslots < COLL_JSPUB_BATCH) j->nslots = COLL_JSPUB_BATCH; /* one batch always fits */

@@ -52,6 +52,11 @@ static void test_msg_id_fixed(void **state) {
         t.has_id = 1;
         t.id = -42;
         check(&t);
+        t.has_id = 0;
+        t.ts = -(int64_t)i * 999;
+        check(&t);
+        t.ts = INT64_MIN + (int64_t)i;
+        check(&t);
     }
 }
 
@@ -80,6 +85,14 @@ static void test_msg_id_too_small(void **state) {
     base(&t, 1.5);
     len = mf_tick_to_json(&t, json, sizeof(json));
     assert_int_equal(coll__msg_id_from_json(&t, json, len, id, sizeof(id)), -1);
+    /* Exactly the room needed, and one byte less. */
+    {
+        char want[192], exact[192];
+        int wn = mf_tick_msg_id(&t, want, sizeof(want));
+        assert_int_equal(coll__msg_id_from_json(&t, json, len, exact, (size_t)wn + 1), wn);
+        assert_string_equal(exact, want);
+        assert_int_equal(coll__msg_id_from_json(&t, json, len, exact, (size_t)wn), -1);
+    }
 }
 
 int main(void) {
