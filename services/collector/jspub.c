@@ -22,8 +22,9 @@
  * The reply names the sequence, not just the slot: a late PubAck for an earlier occupant of a
  * slot (a publish sent twice) cannot acknowledge the current one.
  * PubAck outcomes: {"stream":..,"seq":..[,"duplicate":true]}: acked; {"error":{..}}: counted
- * as an error, not retried (the server would refuse again); a no-responders status (no stream,
- * leader moving): retried after NORESP_RETRY_MS. */
+ * as an error, not retried (the server would refuse again), except code 503 (JetStream
+ * unavailable for now: restarting, no leader) which is retried like a no-responders status
+ * (no stream, leader moving), after NORESP_RETRY_MS. */
 #include "jspub.h"
 
 #include <inttypes.h>
@@ -267,9 +268,11 @@ static js_outcome outcome(natsMsg *msg) {
     int len = natsMsg_GetDataLength(msg);
     if (natsMsg_IsNoResponders(msg) || data == NULL || len <= 0) return JS_NORESP;
     if (memmem(data, (size_t)len, "\"error\"", 7) != NULL) {
-        mf_log_ratelimited(MF_LOG_ERROR, 5000, "publish refused by JetStream: %.*s",
-                           len > 200 ? 200 : len, data);
-        return JS_ERR;
+        /* 503: JetStream unavailable for now (restarting, no leader): retried. */
+        int unavailable = memmem(data, (size_t)len, "\"code\":503", 10) != NULL;
+        mf_log_ratelimited(MF_LOG_ERROR, 5000, "publish refused by JetStream (%s): %.*s",
+                           unavailable ? "retrying" : "not retried", len > 200 ? 200 : len, data);
+        return unavailable ? JS_NORESP : JS_ERR;
     }
     return memmem(data, (size_t)len, "\"duplicate\":true", 16) != NULL ? JS_DUP : JS_ACK;
 }
