@@ -6,7 +6,9 @@
 #              on the same preloaded stream: the ceiling the jetstream figure compares with.
 #   jetstream: TICKS ticks preloaded into MARKETFLOW_TICKS (3 exchanges x 5 symbols, ts within
 #              the last minutes), then 1 or 2 instances started at once; rate = TICKS / time
-#              from the first tick taken to the consumer having nothing pending or unacked.
+#              from the first tick taken to the consumer having nothing pending or unacked;
+#              cpu_s = the instances' user+system CPU seconds (steadier than the rate when
+#              other jobs share the machine).
 #   core:      core NATS cannot hold ticks, so 1 or 2 instances run first and TICKS ticks are
 #              published at full speed from a file (mf-cat pub-ticks --core); rate = ticks
 #              taken / time between first and last (ticks the server dropped are reported).
@@ -47,6 +49,17 @@ stop_instances() {
     for ((i = 1; i <= $1; i++)); do mf_stop_bg "b$i"; done
 }
 
+cpu_s() { # cpu_s K: user+system CPU seconds of instances b1..bK so far (less load-sensitive)
+    local i line t=0 k=$1
+    for ((i = 1; i <= k; i++)); do
+        read -r line <"/proc/$(mf_pid "b$i")/stat"
+        line=${line##*) }
+        set -- $line
+        t=$((t + ${12} + ${13}))
+    done
+    echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+}
+
 ticks_in_total() {
     local p s=0
     for p in "${PORTS[@]}"; do s=$((s + $(metric "$p" aggregator_ticks_in_total))); done
@@ -74,8 +87,8 @@ bench_jetstream() { # K
         sleep 0.05
     done
     t1=$(agg_now_ms)
-    printf 'jetstream instances=%d ticks=%d seconds=%.2f ticks_per_s=%d\n' "$k" "$N" \
-        "$(echo "($t1 - $t0) / 1000" | bc -l)" $((N * 1000 / (t1 - t0)))
+    printf 'jetstream instances=%d ticks=%d seconds=%.2f ticks_per_s=%d cpu_s=%s\n' "$k" "$N" \
+        "$(echo "($t1 - $t0) / 1000" | bc -l)" $((N * 1000 / (t1 - t0))) "$(cpu_s "$k")"
     stop_instances "$k"
     mf_stop_nats
     rm -rf "$MF_TMP/nats" # a fresh JetStream store for the next run

@@ -50,7 +50,8 @@ struct aggregator {
     char stream[64];
     char durable[96];
     char subject[128];
-    char inbox[128];        /* pull replies: "<inbox>.<request number>" */
+    char inbox[128]; /* pull replies: "<inbox>.<request number>" */
+    size_t inbox_len;
     char next_subject[256]; /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> */
     atomic_llong lag;
     atomic_llong server_ack_pending;
@@ -151,7 +152,10 @@ pull_next(aggregator *a, agg_batch **batches, const char *latest, int wait_ms, i
         mf_sleep_ms(100);
         return 0;
     }
-    if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
+    /* Status messages (404, 408, ...) come on our inbox; ticks on their stream subject. Only
+     * the former need their headers parsed (nats.c builds a header map on first access). */
+    if (strncmp(natsMsg_GetSubject(m), a->inbox, a->inbox_len) == 0 &&
+        natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
         if (strcmp(natsMsg_GetSubject(m), latest) == 0) *ended = 1;
         if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0)
             mf_log_ratelimited(MF_LOG_WARN, 5000, "pull status %s", status);
@@ -289,6 +293,7 @@ static mf_status subscribe_jetstream(aggregator *a) {
     ns = natsInbox_Create(&inbox);
     if (ns != NATS_OK) return mf_nats_fail(ns, "inbox");
     snprintf(a->inbox, sizeof(a->inbox), "%s", (const char *)inbox);
+    a->inbox_len = strlen(a->inbox);
     natsInbox_Destroy(inbox);
     snprintf(a->next_subject, sizeof(a->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", a->stream,
              a->durable);
