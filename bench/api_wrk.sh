@@ -6,7 +6,7 @@
 #   /prices/latest/BTCUSDT               served from the bus map in memory
 #   /prices/average/BTCUSDT?period=5m    the answer cache (one computation per second)
 # and, on a second API with the answer cache off (MARKETFLOW_API_ANSWER_CACHE=0), the same
-# average route: every request is a miss (Redis range script per exchange, exact merge).
+# average route: every request is a miss (ZRANGEBYSCORE + pipelined HMGET, exact merge).
 # Prints req/s and p50/p99 per route. Usage: BUILD_DIR=build bench/api_wrk.sh [seconds]
 # (DATA_S, default 90: seconds of ingestion before measuring).
 set -euo pipefail
