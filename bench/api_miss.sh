@@ -4,7 +4,8 @@
 # pipeline running). wrk at 1 and 64 connections on /prices/average/BTCUSDT?period=5m
 # (900 buckets) against marketflow-api with the answer cache off (every request reads
 # Redis) and on (one read per second). OLD_API=<path of another marketflow-api> adds that
-# binary (e.g. an older build) to the comparison. Prints req/s and p50/p99.
+# binary (e.g. an older build) to the comparison. Prints req/s and p50/p99. The first API
+# measured at 64 connections tends to score higher: compare two runs in both orders.
 # Usage: BUILD_DIR=build bench/api_miss.sh [seconds]
 set -euo pipefail
 SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
