@@ -14,6 +14,8 @@
 #              taken / time between first and last (ticks the server dropped are reported).
 #   rss:       10,000 symbols x 3 exchanges, 3 ticks each (ts ahead, so on time), one instance:
 #              VmHWM and VmRSS once the consumer is idle, with the windows still open.
+#              AGG_RSS_DELAY=6 starts the instance 6 s late: every tick then opens a correction
+#              partial (90,000 publishes in flight at once), the worst case for memory.
 # Each instance runs aggregator.workers=2 (the default) on this 2-vCPU machine.
 set -euo pipefail
 N=${1:-400000}
@@ -133,13 +135,15 @@ for ex in ("exchange1", "exchange2", "exchange3"):
 PY
     done
     "$MFCAT" pub-ticks <"$MF_TMP/rss.jsonl" >"$MF_TMP/pub.out" 2>&1 || mf_fail "pub-ticks: $(tail -3 "$MF_TMP/pub.out")"
+    sleep "${AGG_RSS_DELAY:-0}" # e.g. 6: every bucket is due on arrival (corrections)
     start_instances 1 jetstream
     mf_wait_for 60 agg_consumer_idle
     pid=$(mf_pid b1)
     sleep 1
-    printf 'rss keys=30000 ticks=90000 (1 s and 1 min buckets open) %s %s\n' \
+    printf 'rss keys=30000 ticks=90000 (1 s and 1 min buckets open) %s %s late_corrections=%s\n' \
         "$(grep VmHWM /proc/"$pid"/status | tr -s ' \t' ' ')" \
-        "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')"
+        "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')" \
+        "$(metric "${PORTS[0]}" aggregator_late_corrections_total)"
     sleep 8 # the seconds flush; minutes stay open
     printf 'rss after the seconds flushed (minutes open): %s\n' "$(grep VmRSS /proc/"$pid"/status | tr -s ' \t' ' ')"
     stop_instances 1

@@ -22,6 +22,7 @@
 #define CYCLE_MS 20
 #define RETRY_AFTER_MS 5000
 #define STOP_WAIT_MS 10000
+#define QUEUE_BATCHES 16
 
 /* A partial published (or to publish) and the ticks to ack once it is stored. The JSON is
  * rendered at each send from the compact partial (~300 B held per publish in flight instead of
@@ -497,7 +498,9 @@ mf_status agg_worker_start(agg_worker **out, agg_shared *sh, int index) {
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->inbox_cv, &ca);
     pthread_condattr_destroy(&ca);
-    s = mf_queue_create(&w->q, 64);
+    /* 16 batches (~4,000 ticks) keep a worker busy; a deeper queue only holds memory (each
+     * batch is ~100 KB: 64 deep, two workers held up to 12 MB more under load). */
+    s = mf_queue_create(&w->q, QUEUE_BATCHES);
     if (s == MF_OK) s = agg_windows_create(&w->win, &sh->wcfg);
     if (s == MF_OK && sh->jetstream) {
         w->seen = mf_xcalloc(SEEN_BITS / 8, 1);
