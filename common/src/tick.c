@@ -132,15 +132,6 @@ mf_reject mf_feed_line_parse(const char *line,
     return MF_REJECT_NONE;
 }
 
-int mf_fmt_double(char *buf, size_t size, double x) {
-    for (int prec = 15; prec <= 17; prec++) {
-        int n = snprintf(buf, size, "%.*g", prec, x);
-        if (n < 0 || (size_t)n >= size) return -1;
-        if (prec == 17 || strtod(buf, NULL) == x) return n;
-    }
-    return -1;
-}
-
 int mf_tick_to_json(const mf_tick *t, char *buf, size_t size) {
     char price[32], qty[32];
     int n;

@@ -1,6 +1,6 @@
 /* gen_stream.c: PRNG, random walk, line formatting and fault injection of one feed.
  * Pure logic: see gen_stream.h. The hot path (gen_stream_step) formats with memcpy and the
- * exact fast formatter of gen_fmt.c; it never calls snprintf for a normal line. */
+ * exact fast path of mf_fmt_double; it never calls snprintf for a normal line. */
 #include "gen_stream.h"
 
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gen_fmt.h"
+#include "mf/tick.h"
 #include "mf/util.h"
 
 #define WALK_STEP 0.01    /* a step moves the log price by up to +-1% (as the real feeds) */
@@ -236,7 +237,7 @@ size_t gen_format_line(char *buf,
     size_t n = sym->prefix_len;
     int k;
     memcpy(buf, sym->prefix, n);
-    k = gen_fmt_double(buf + n, 32, price);
+    k = mf_fmt_double(buf + n, 32, price);
     MF_ASSERT(k > 0);
     n += (size_t)k;
     memcpy(buf + n, ",\"timestamp\":", 13);
@@ -271,7 +272,7 @@ gen_format_malformed(char *buf, gen_malformed kind, const gen_symbol *sym, int64
     const size_t cap = GEN_OVERLONG_LEN + 256;
     size_t pick = (size_t)(cut * 6) % 6;
     int n = 0;
-    gen_fmt_double(price, sizeof(price), sym->price);
+    mf_fmt_double(price, sizeof(price), sym->price);
     switch (kind) {
     case GEN_BAD_TRUNCATED: {
         size_t len = gen_format_line(buf, sym, sym->price, ts, 0, 0, 0, 0);
