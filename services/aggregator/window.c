@@ -37,8 +37,11 @@ struct agg_key {
     size_t nbuckets;
     mf_tick latest;
     int has_latest;
-    int in_dirty;
+    int changed;  /* latest changed since it was last reported */
+    int in_dirty; /* in the dirty list: changed, not yet due (or due since) */
+    int in_due;   /* in the due list: changed while due, reported after the batch */
     agg_key *dirty_next;
+    agg_key *due_next;
     int64_t last_pub_ms;
     int64_t last_seen_ms;
 };
@@ -56,7 +59,7 @@ struct agg_windows {
     size_t cap, nkeys;
     agg_slot *slots;
     size_t nslots, slots_cap, last_slot;
-    agg_key *dirty;
+    agg_key *dirty, *due;
     size_t open;
     size_t pending_ticks;
     agg_ackheads *heads;
@@ -395,13 +398,24 @@ static void bucket_unlink(agg_windows *w, agg_bucket *b) {
 
 /* ---- public operations ----------------------------------------------------------------- */
 
-static void latest_update(agg_windows *w, agg_key *k, const mf_tick *t) {
+/* A key whose last report is latest_interval_ms old or more goes to the due list (reported as
+ * soon as the caller's batch ends: the leading edge); otherwise to the dirty list, which the
+ * periodic pass reports once the interval is over. A key can be in both: the report through
+ * one clears `changed`, and the other then drops it without a second report. */
+static void latest_update(agg_windows *w, agg_key *k, const mf_tick *t, int64_t now_ms) {
     if (k->has_latest && mf_tick_order(t->ts, t->has_id ? t->id : -1, t->price, k->latest.ts,
                                        k->latest.has_id ? k->latest.id : -1, k->latest.price) <= 0)
         return;
     k->latest = *t;
     k->has_latest = 1;
-    if (!k->in_dirty) {
+    k->changed = 1;
+    if (now_ms - k->last_pub_ms >= w->cfg.latest_interval_ms) {
+        if (!k->in_due) {
+            k->in_due = 1;
+            k->due_next = w->due;
+            w->due = k;
+        }
+    } else if (!k->in_dirty) {
         k->in_dirty = 1;
         k->dirty_next = w->dirty;
         w->dirty = k;
@@ -424,7 +438,7 @@ agg_add_result agg_windows_add(agg_windows *w, const mf_tick *t, const char *ack
         agg_acks_add(&b->acks, w->heads, ack);
         w->pending_ticks++;
     }
-    latest_update(w, k, t);
+    latest_update(w, k, t, now_ms);
     return b->correction ? AGG_ADD_CORRECTION : AGG_ADD_OK;
 }
 
@@ -505,18 +519,41 @@ size_t agg_windows_flush(agg_windows *w, int64_t now_ms, int force, agg_emit_fn 
     return n + flush_window(w, MF_WIN_1M, now_ms, force, emit, ctx);
 }
 
-size_t agg_windows_latest(agg_windows *w, int64_t now_ms, int force, agg_latest_fn fn, void *ctx) {
+static void latest_report(agg_key *k, int64_t now_ms, agg_latest_fn fn, void *ctx) {
+    fn(&k->latest, ctx);
+    k->last_pub_ms = now_ms;
+    k->changed = 0;
+}
+
+size_t agg_windows_latest_due(agg_windows *w, int64_t now_ms, agg_latest_fn fn, void *ctx) {
     size_t n = 0;
+    while (w->due) {
+        agg_key *k = w->due;
+        w->due = k->due_next;
+        k->due_next = NULL;
+        k->in_due = 0;
+        if (k->changed) {
+            latest_report(k, now_ms, fn, ctx);
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t agg_windows_latest(agg_windows *w, int64_t now_ms, int force, agg_latest_fn fn, void *ctx) {
+    size_t n = agg_windows_latest_due(w, now_ms, fn, ctx);
     agg_key **pp = &w->dirty;
     while (*pp) {
         agg_key *k = *pp;
-        if (force || now_ms - k->last_pub_ms >= w->cfg.latest_interval_ms) {
-            fn(&k->latest, ctx);
-            k->last_pub_ms = now_ms;
+        int due = force || now_ms - k->last_pub_ms >= w->cfg.latest_interval_ms;
+        if (!k->changed || due) {
+            if (k->changed) {
+                latest_report(k, now_ms, fn, ctx);
+                n++;
+            }
             k->in_dirty = 0;
             *pp = k->dirty_next;
             k->dirty_next = NULL;
-            n++;
         } else {
             pp = &k->dirty_next;
         }
@@ -529,7 +566,7 @@ size_t agg_windows_expire(agg_windows *w, int64_t now_ms) {
     /* Deleting shifts entries backwards, so re-examine slot i after a deletion. */
     while (i < w->cap) {
         agg_key *k = w->table[i];
-        if (k && k->nbuckets == 0 && !k->in_dirty &&
+        if (k && k->nbuckets == 0 && !k->in_dirty && !k->in_due &&
             now_ms - k->last_seen_ms >= w->cfg.idle_expiry_ms) {
             key_delete(w, k);
             n++;

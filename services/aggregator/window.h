@@ -114,8 +114,15 @@ int agg_windows_attach_ack(agg_windows *w, const mf_tick *t, const char *ack);
 size_t agg_windows_flush(agg_windows *w, int64_t now_ms, int force, agg_emit_fn emit, void *ctx);
 
 /* Calls `fn` for every key whose newest tick changed since it was last reported and was last
- * reported latest_interval_ms ago or more (conflation). With `force`, for every changed key. */
+ * reported latest_interval_ms ago or more (conflation). With `force`, for every changed key.
+ * Returns the number reported. */
 size_t agg_windows_latest(agg_windows *w, int64_t now_ms, int force, agg_latest_fn fn, void *ctx);
+
+/* The leading edge of the conflation, cheap enough to call after every batch: reports only
+ * the keys that changed while their last report was already latest_interval_ms old (their
+ * number, not the number of keys, is the cost). Keys that changed within the interval wait
+ * for agg_windows_latest. */
+size_t agg_windows_latest_due(agg_windows *w, int64_t now_ms, agg_latest_fn fn, void *ctx);
 
 /* Forgets keys idle for idle_expiry_ms with no open bucket and nothing left to report.
  * Returns the number freed. */

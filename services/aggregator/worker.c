@@ -440,8 +440,10 @@ static void *worker_main(void *arg) {
         void *item = NULL;
         mf_status s = mf_queue_pop(w->q, &item, CYCLE_MS);
         if (s == MF_OK) {
-            process_batch(w, item, mf_now_ms());
+            int64_t now = mf_now_ms();
+            process_batch(w, item, now);
             agg_batch_free(item);
+            agg_windows_latest_due(w->win, now, on_latest, w); /* the leading edge */
         }
         drain_completions(w);
         if (s == MF_ERR_CLOSED) break;

@@ -423,6 +423,95 @@ static void test_latest_conflation(void **state) {
     agg_windows_destroy(w);
 }
 
+/* The leading edge: a change after a quiet interval is reported at once by
+ * agg_windows_latest_due; a change within the interval waits for agg_windows_latest. */
+static void test_latest_leading_edge(void **state) {
+    agg_window_cfg cfg = test_cfg();
+    agg_windows *w;
+    mf_tick t;
+    (void)state;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.exchange, sizeof(t.exchange), "exchange1");
+    snprintf(t.symbol, sizeof(t.symbol), "BTCUSDT");
+    assert_int_equal(agg_windows_create(&w, &cfg), MF_OK);
+    nlatest = 0;
+    t.ts = BASE_MS;
+    t.price = 100;
+    agg_windows_add(w, &t, NULL, BASE_MS);
+    assert_int_equal(agg_windows_latest_due(w, BASE_MS, on_latest, NULL), 1); /* first */
+    t.ts = BASE_MS + 50;
+    t.price = 101;
+    agg_windows_add(w, &t, NULL, BASE_MS + 50); /* within the interval: waits */
+    assert_int_equal(agg_windows_latest_due(w, BASE_MS + 50, on_latest, NULL), 0);
+    t.ts = BASE_MS + 120;
+    t.price = 102;
+    agg_windows_add(w, &t, NULL, BASE_MS + 120); /* due: reported after the batch */
+    assert_int_equal(agg_windows_latest_due(w, BASE_MS + 120, on_latest, NULL), 1);
+    assert_true(latest_seen[1].price == 102);
+    /* The dirty entry left from BASE_MS + 50 is dropped without a second report. */
+    assert_int_equal(agg_windows_latest(w, BASE_MS + 130, 0, on_latest, NULL), 0);
+    assert_int_equal(agg_windows_latest(w, BASE_MS + 400, 0, on_latest, NULL), 0);
+    t.ts = BASE_MS + 150;
+    t.price = 103;
+    agg_windows_add(w, &t, NULL, BASE_MS + 150);
+    assert_int_equal(agg_windows_latest_due(w, BASE_MS + 150, on_latest, NULL), 0);
+    assert_int_equal(agg_windows_latest(w, BASE_MS + 219, 0, on_latest, NULL), 0);
+    assert_int_equal(agg_windows_latest(w, BASE_MS + 220, 0, on_latest, NULL), 1);
+    assert_true(latest_seen[2].price == 103);
+    assert_int_equal(nlatest, 3);
+    agg_windows_flush(w, 0, 1, collect, NULL);
+    free_parts();
+    agg_windows_destroy(w);
+}
+
+/* Property: over seeded random arrivals, batches and passes, reports of a key are never closer
+ * than the interval, each shows the newest tick at that moment, and after a forced pass the
+ * newest tick has been reported. */
+static int64_t rep_last_ms[4];
+static double rep_last_price[4];
+static int64_t rep_now;
+static double rep_newest[4];
+static void on_latest_check(const mf_tick *t, void *ctx) {
+    int i = t->symbol[1] - '0';
+    (void)ctx;
+    assert_true(rep_last_ms[i] == INT64_MIN || rep_now - rep_last_ms[i] >= 100);
+    assert_true(t->price == rep_newest[i]);
+    rep_last_ms[i] = rep_now;
+    rep_last_price[i] = t->price;
+}
+
+static void test_latest_interval_property(void **state) {
+    agg_window_cfg cfg = test_cfg();
+    agg_windows *w;
+    mf_tick t;
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    (void)state;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.exchange, sizeof(t.exchange), "exchange1");
+    assert_int_equal(agg_windows_create(&w, &cfg), MF_OK);
+    for (int i = 0; i < 4; i++) rep_last_ms[i] = INT64_MIN;
+    rep_now = BASE_MS;
+    for (int n = 0; n < 20000; n++) {
+        int k;
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        k = (int)(rng % 4);
+        rep_now += (int64_t)(rng >> 40) % 7; /* 0-6 ms between arrivals */
+        snprintf(t.symbol, sizeof(t.symbol), "S%d", k);
+        t.ts = rep_now;
+        t.price = 1000 + n;
+        rep_newest[k] = t.price;
+        agg_windows_add(w, &t, NULL, rep_now);
+        if (rng % 3 == 0) agg_windows_latest_due(w, rep_now, on_latest_check, NULL);
+        if (rng % 17 == 0) agg_windows_latest(w, rep_now, 0, on_latest_check, NULL);
+    }
+    rep_now += 1000;
+    agg_windows_latest(w, rep_now, 1, on_latest_check, NULL);
+    for (int i = 0; i < 4; i++) assert_true(rep_last_price[i] == rep_newest[i]);
+    agg_windows_flush(w, 0, 1, drop, NULL);
+    dropped = 0;
+    agg_windows_destroy(w);
+}
+
 /* Memory stays bounded: flushed buckets are gone, idle keys expire, the rest stay reachable. */
 static void test_expiry_many_keys(void **state) {
     agg_window_cfg cfg = test_cfg();
@@ -506,10 +595,16 @@ static void test_sums_spill_exactly(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_in_order),          cmocka_unit_test(test_shuffled_late_instances),
-        cmocka_unit_test(test_acks_follow_ticks), cmocka_unit_test(test_deadlines_and_corrections),
-        cmocka_unit_test(test_rejections),        cmocka_unit_test(test_latest_conflation),
-        cmocka_unit_test(test_expiry_many_keys),  cmocka_unit_test(test_sums_spill_exactly),
+        cmocka_unit_test(test_in_order),
+        cmocka_unit_test(test_shuffled_late_instances),
+        cmocka_unit_test(test_acks_follow_ticks),
+        cmocka_unit_test(test_deadlines_and_corrections),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_latest_conflation),
+        cmocka_unit_test(test_latest_leading_edge),
+        cmocka_unit_test(test_latest_interval_property),
+        cmocka_unit_test(test_expiry_many_keys),
+        cmocka_unit_test(test_sums_spill_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
