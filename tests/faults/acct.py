@@ -472,6 +472,23 @@ def report(a):
     return 1 if failures else 0
 
 
+def final_exact(a):
+    """Exit 0 when PostgreSQL and Redis hold every tick logged so far (no lag allowed), as the
+    report will check; else print why and exit 1. Polled after the feeds stop, so the report
+    does not race the last seconds still on their way through the pipeline."""
+    events = read_events(a.events)
+    led = Ledger(a.logs.split(","))
+    led.update()
+    wins = damage_windows(events)
+    ok, why, _f = check_pg(led, pg_rows(), wins, 0)
+    if ok:
+        first = min((min(s) for s in led.ticks.values()), default=0)
+        ok, why = check_redis(led, wins, 0, max(first, now_ms() - 500000))
+    if not ok:
+        print(why)
+    return 0 if ok else 1
+
+
 def last_settled(a):
     """Exit 0 when the last N polls after t_back of the last event are settled for it."""
     events = read_events(a.events)
@@ -506,12 +523,17 @@ def main():
     s.add_argument("--polls", required=True)
     s.add_argument("--n", type=int, default=3)
     s.add_argument("--after", type=int, default=0)
+    x = sub.add_parser("exact")
+    x.add_argument("--logs", required=True)
+    x.add_argument("--events", required=True)
     a = ap.parse_args()
     if a.cmd == "watch":
         watch(a)
         return 0
     if a.cmd == "settled":
         return last_settled(a)
+    if a.cmd == "exact":
+        return final_exact(a)
     return report(a)
 
 

@@ -489,6 +489,8 @@ mf_fail() {
             printf -- '----- %s (last %s lines) -----\n' "${f##*/}" "${MF_LOG_TAIL:-40}" >&2
             tail -n "${MF_LOG_TAIL:-40}" "$f" >&2
         done
+        # The reason again after the logs: excerpts of long outputs keep the tail.
+        printf 'FAIL: %s: %s\n' "$MF_TEST_NAME" "$*" >&2
     fi
     exit 1
 }
