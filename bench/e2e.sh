@@ -25,15 +25,16 @@
 #     RSS with 10,000 symbols x 3 exchanges (bench/aggregator_bench.sh rss).
 #
 # Knobs: CORE_RATES, JS_RATES (ticks/s, space separated), STEP_S (default 6), LAT_S (default
-# 10), SKIP_RSS=1. Other engineers' jobs share the CPUs: compare ratios within one run.
+# 10), TRANSPORTS (default "core jetstream"), SKIP_RSS=1. Other engineers' jobs share the CPUs: compare ratios within one run.
 set -euo pipefail
 SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 export SOURCE_DIR BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
 MF_LOG_LEVEL=${MF_LOG_LEVEL:-warn}
-CORE_RATES=${CORE_RATES:-"50000 100000 150000 200000 300000 400000 500000 700000"}
-JS_RATES=${JS_RATES:-"10000 15000 20000 25000 50000 75000 100000 150000"}
+CORE_RATES=${CORE_RATES:-"50000 100000 150000 175000 200000 250000 300000 400000 500000"}
+JS_RATES=${JS_RATES:-"10000 15000 20000 25000 30000 35000 40000 45000 50000 60000 75000 100000 150000"}
 STEP_S=${STEP_S:-6}
 LAT_S=${LAT_S:-10}
+TRANSPORTS=${TRANSPORTS:-"core jetstream"}
 source "$SOURCE_DIR/tests/integration/lib.sh"
 BENCH=$(find "$BUILD_DIR" -type f -name bench_e2e -perm -u+x -print -quit)
 [[ -x $BENCH ]] || mf_fail "bench_e2e not built in $BUILD_DIR"
@@ -171,10 +172,14 @@ step() {
         sleep 0.2
     done
     [[ -n $drained ]] || { ok=0; why+=" rollups-not-stored($STORED)"; drained=">20"; }
-    say "$(printf '%s transport=%-9s rate=%-7d generator=%-7d collector=%-7d aggregator=%-7d dropped=%d backlog_end=%s sustained=%s drain_s=%s%s' \
-        "${measure:-step}" "$t" "$rate" "$g" "$c" "$ag" "$dr" "$pend1" "$([[ $ok == 1 ]] && echo yes || echo no)" "$drained" "${why:+ ($why )}")"
+    local use="" s
+    for s in generator collector aggregator nats-server; do # % of one CPU over the step
+        use+=" ${s%%-*}=$(((b[cpu_$s] - a[cpu_$s]) * 100000 / TCK / dt))%"
+    done
+    say "$(printf '%s transport=%-9s rate=%-7d generator=%-7d collector=%-7d aggregator=%-7d dropped=%d backlog_end=%s sustained=%s drain_s=%s cpu:%s%s' \
+        "${measure:-step}" "$t" "$rate" "$g" "$c" "$ag" "$dr" "$pend1" "$([[ $ok == 1 ]] && echo yes || echo no)" "$drained" "$use" "${why:+ ($why )}")"
     if [[ -n $measure ]]; then
-        local ticks=$((b[agg] - a[agg])) s
+        local ticks=$((b[agg] - a[agg]))
         [[ -s $MF_TMP/probe-$t.out ]] && say "latency transport=$t $(cat "$MF_TMP/probe-$t.out")"
         for s in generator "${SERVICES[@]}"; do
             [[ -n ${a[cpu_$s]:-} ]] || continue
@@ -207,6 +212,7 @@ run_transport() { # run_transport TRANSPORT RATES...
     stop_stack
 }
 
+BEST_core=- BEST_jetstream=-
 say "# e2e bench $(date -u +%FT%TZ) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg) build=$BUILD_DIR"
 
 # ---- 1. raw limit ---------------------------------------------------------------------------
@@ -221,8 +227,13 @@ rm -rf "$MF_TMP/nats"
 # ---- 2-4. pipeline --------------------------------------------------------------------------
 mf_start_redis
 mf_start_postgres
-run_transport core $CORE_RATES
-run_transport jetstream $JS_RATES
+for t in $TRANSPORTS; do
+    case $t in
+    core) run_transport core $CORE_RATES ;;
+    jetstream) run_transport jetstream $JS_RATES ;;
+    *) mf_fail "TRANSPORTS: unknown transport $t" ;;
+    esac
+done
 
 # ---- 4b. aggregator RSS with 10,000 symbols x 3 exchanges -----------------------------------
 if [[ -z ${SKIP_RSS:-} ]]; then

@@ -154,6 +154,7 @@ int mf_app_init(mf_app *app,
     memset(app, 0, sizeof(*app));
     snprintf(app->service, sizeof(app->service), "%s", service);
     app->started_ms = mf_now_ms();
+    app->streams = MF_APP_STREAMS_ALL;
     r = mf_config_cli(&app->cfg, argc, argv, usage, flags, ctx);
     if (r == MF_CLI_EXIT_OK) return 0;
     if (r == MF_CLI_EXIT_BAD) return 2;
@@ -180,9 +181,9 @@ mf_status mf_app_connect(mf_app *app) {
     s = mf_nats_connect(&app->nats, &app->cfg, name);
     if (s != MF_OK || app->cfg.nats.transport != MF_TRANSPORT_JETSTREAM) return s;
     for (int attempt = 0;; attempt++) {
-        s = mf_nats_ensure_stream(app->nats, MF_STREAM_TICKS);
-        if (s == MF_OK) s = mf_nats_ensure_stream(app->nats, MF_STREAM_ROLLUPS);
-        if (s == MF_OK) s = mf_nats_ensure_stream(app->nats, MF_STREAM_CONTROL);
+        s = MF_OK;
+        for (mf_stream st = MF_STREAM_TICKS; st <= MF_STREAM_CONTROL && s == MF_OK; st++)
+            if (app->streams & MF_APP_STREAM(st)) s = mf_nats_ensure_stream(app->nats, st);
         if (s == MF_OK) return MF_OK;
         /* JetStream may still be starting (or electing a leader in a cluster). */
         if (mf_wait_stop((int)mf_backoff_ms(attempt, 250, 5000))) return MF_ERR_CLOSED;

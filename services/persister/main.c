@@ -109,6 +109,8 @@ int main(int argc, char **argv) {
     if (app.cfg.nats.transport != MF_TRANSPORT_JETSTREAM)
         mf_log(MF_LOG_WARN, "nats.transport=core: the persister reads JetStream anyway");
     app.cfg.nats.transport = MF_TRANSPORT_JETSTREAM; /* the durable consumer needs it */
+    /* Not MARKETFLOW_TICKS: in transport=core it would make nats-server store every tick. */
+    app.streams = MF_APP_STREAM(MF_STREAM_ROLLUPS) | MF_APP_STREAM(MF_STREAM_CONTROL);
     if (mf_app_connect(&app) != MF_OK) {
         sink->destroy(sink->impl);
         free(sink);

@@ -36,7 +36,17 @@ typedef struct mf_app {
     /* Set by a service that never connects NATS (the generator) once it is ready: /healthz
      * then answers 200 without NATS. Written once from main; read by the metrics thread. */
     atomic_int ready_without_nats;
+    /* The streams mf_app_connect ensures in jetstream transport, a mask of MF_APP_STREAM(s);
+     * mf_app_init sets all three. A service that only reads some of them (the persister)
+     * narrows it first, so that it never creates MARKETFLOW_TICKS: with that stream in place
+     * nats-server stores every tick even when the pipeline runs on transport=core. */
+    unsigned streams;
 } mf_app;
+
+#define MF_APP_STREAM(s) (1u << (s))
+#define MF_APP_STREAMS_ALL                                               \
+    (MF_APP_STREAM(MF_STREAM_TICKS) | MF_APP_STREAM(MF_STREAM_ROLLUPS) | \
+     MF_APP_STREAM(MF_STREAM_CONTROL))
 
 /* Returns -1 when the service should run, else the exit code (0 help, 2 bad config). */
 int mf_app_init(mf_app *app,
@@ -46,8 +56,8 @@ int mf_app_init(mf_app *app,
                 const char *usage,
                 const mf_cli_flag *flags,
                 void *ctx);
-/* Connects NATS (retrying until stop) and, in jetstream transport, ensures the three
- * streams. MF_ERR_CLOSED when a stop came first. */
+/* Connects NATS (retrying until stop) and, in jetstream transport, ensures the streams of
+ * app->streams. MF_ERR_CLOSED when a stop came first. */
 mf_status mf_app_connect(mf_app *app);
 /* Starts publishing <prefix>.status.<service>.<instance> every 2 s. */
 mf_status mf_app_heartbeat(mf_app *app, mf_heartbeat_fill fill, void *ctx);
