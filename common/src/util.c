@@ -67,12 +67,16 @@ int64_t mf_mono_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void mf_sleep_ms(int64_t ms) {
+void mf_sleep_us(int64_t us) {
     struct timespec req, rem;
-    if (ms <= 0) return;
-    req.tv_sec = ms / 1000;
-    req.tv_nsec = (long)(ms % 1000) * 1000000;
+    if (us <= 0) return;
+    req.tv_sec = us / 1000000;
+    req.tv_nsec = (long)(us % 1000000) * 1000;
     while (nanosleep(&req, &rem) != 0 && errno == EINTR) req = rem;
+}
+
+void mf_sleep_ms(int64_t ms) {
+    mf_sleep_us(ms * 1000);
 }
 
 int mf_strlcpy(char *dst, const char *src, size_t size) {
@@ -133,4 +137,27 @@ int64_t mf_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms) {
     if (jitter > 0) d += (rand() % (2 * jitter + 1)) - jitter;
     if (d > cap_ms) d = cap_ms;
     return d < 1 ? 1 : d;
+}
+
+int mf_put(char **p, const char *end, const char *s, size_t len) {
+    if (end < *p || (size_t)(end - *p) < len) return -1;
+    memcpy(*p, s, len);
+    *p += len;
+    return 0;
+}
+
+int mf_put_str(char **p, const char *end, const char *s) {
+    return mf_put(p, end, s, strlen(s));
+}
+
+int mf_put_i64(char **p, const char *end, int64_t v) {
+    char digits[24];
+    int k = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[sizeof(digits) - 1 - k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0) digits[sizeof(digits) - 1 - k++] = '-';
+    return mf_put(p, end, digits + sizeof(digits) - k, (size_t)k);
 }

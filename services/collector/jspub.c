@@ -106,27 +106,6 @@ struct coll__jspub {
 
 /* ---- workers: encode and queue ---------------------------------------------------------- */
 
-/* Appends s (len bytes) at *p if it fits before end. */
-static int put(char **p, const char *end, const char *s, size_t len) {
-    if ((size_t)(end - *p) < len) return -1;
-    memcpy(*p, s, len);
-    *p += len;
-    return 0;
-}
-
-/* Appends v in decimal (as %lld). */
-static int put_i64(char **p, const char *end, int64_t v) {
-    char digits[24];
-    int k = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        digits[sizeof(digits) - 1 - k++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0) digits[sizeof(digits) - 1 - k++] = '-';
-    return put(p, end, digits + sizeof(digits) - k, (size_t)k);
-}
-
 int coll__msg_id_from_json(const mf_tick *t,
                            const char *json,
                            int json_len,
@@ -141,10 +120,10 @@ int coll__msg_id_from_json(const mf_tick *t,
     price += sizeof(key) - 1;
     pend = memchr(price, ',', (size_t)(json + json_len - price));
     if (pend == NULL) return mf_tick_msg_id(t, buf, size);
-    if (put(&p, end, t->exchange, strlen(t->exchange)) || put(&p, end, ":", 1) ||
-        put(&p, end, t->symbol, strlen(t->symbol)) || put(&p, end, ":", 1) ||
-        put_i64(&p, end, t->ts) || put(&p, end, ":", 1) ||
-        put(&p, end, price, (size_t)(pend - price)))
+    if (mf_put(&p, end, t->exchange, strlen(t->exchange)) || mf_put(&p, end, ":", 1) ||
+        mf_put(&p, end, t->symbol, strlen(t->symbol)) || mf_put(&p, end, ":", 1) ||
+        mf_put_i64(&p, end, t->ts) || mf_put(&p, end, ":", 1) ||
+        mf_put(&p, end, price, (size_t)(pend - price)))
         return -1;
     *p = '\0';
     return (int)(p - buf);
@@ -153,9 +132,9 @@ int coll__msg_id_from_json(const mf_tick *t,
 /* "<prefix>.ticks.<exchange>.<symbol>" into buf (SUBJ_MAX). Returns the length or -1. */
 static int subject(const coll__jspub *j, const mf_tick *t, char *buf) {
     char *p = buf, *end = buf + SUBJ_MAX - 1;
-    if (put(&p, end, j->subj_prefix, j->subj_prefix_len) ||
-        put(&p, end, t->exchange, strlen(t->exchange)) || put(&p, end, ".", 1) ||
-        put(&p, end, t->symbol, strlen(t->symbol)))
+    if (mf_put(&p, end, j->subj_prefix, j->subj_prefix_len) ||
+        mf_put(&p, end, t->exchange, strlen(t->exchange)) || mf_put(&p, end, ".", 1) ||
+        mf_put(&p, end, t->symbol, strlen(t->symbol)))
         return -1;
     *p = '\0';
     return (int)(p - buf);

@@ -35,6 +35,7 @@ struct coll_pub {
     int retry_started;
     atomic_int stop;
     coll__pub_counts c;
+    char subj_prefix[128]; /* "<prefix>.ticks." (core) */
 };
 
 void coll__count(atomic_llong *local, atomic_llong *metric, long long n) {
@@ -95,14 +96,15 @@ static void *retry_main(void *arg) {
 }
 
 static mf_status core_tick(coll_pub *p, const mf_tick *t) {
-    char subj[160], json[512];
+    char subj[160], json[512], *s = subj, *end = subj + sizeof(subj) - 1;
     natsMsg *m = NULL;
     int len = mf_tick_to_json(t, json, sizeof(json));
-    if (len < 0 ||
-        mf_nats_subject(p->n, subj, sizeof(subj), "ticks.%s.%s", t->exchange, t->symbol) != 0) {
+    if (len < 0 || mf_put_str(&s, end, p->subj_prefix) || mf_put_str(&s, end, t->exchange) ||
+        mf_put(&s, end, ".", 1) || mf_put_str(&s, end, t->symbol)) {
         coll__count(&p->c.errors, p->c.m_errors, 1);
         return MF_ERR_FULL;
     }
+    *s = '\0';
     if (mf_nats_connected(p->n) && natsConnection_Publish(p->nc, subj, json, len) == NATS_OK) {
         coll__count(&p->c.published, p->c.m_published, 1);
         return MF_OK;
@@ -177,6 +179,10 @@ mf_status coll_pub_create(coll_pub **out, mf_nats *n, const mf_config *cfg) {
         }
         *out = p;
         return MF_OK;
+    }
+    if (mf_nats_subject(n, p->subj_prefix, sizeof(p->subj_prefix), "ticks.") != 0) {
+        free(p);
+        return MF_ERR_CONFIG;
     }
     MF_ASSERT(mf_queue_create(&p->held, (size_t)cfg->collector.buffer) == MF_OK);
     p->retry_started = pthread_create(&p->retry, NULL, retry_main, p) == 0;

@@ -204,6 +204,62 @@ static void test_bus_round_trip(void **state) {
     }
 }
 
+/* The encoders against a printf reference (the number text from mf_fmt_double, which
+ * test_fmt_double checks against snprintf + strtod); every too-small buffer gives -1. */
+static int ref_json(const mf_tick *t, char *buf, size_t size) {
+    char price[32], qty[32], tail[128] = "";
+    mf_fmt_double(price, sizeof(price), t->price);
+    if (t->has_qty) {
+        mf_fmt_double(qty, sizeof(qty), t->qty);
+        snprintf(tail, sizeof(tail), ",\"qty\":%s", qty);
+    }
+    if (t->has_id)
+        snprintf(tail + strlen(tail), sizeof(tail) - strlen(tail), ",\"id\":%lld",
+                 (long long)t->id);
+    if (t->side != MF_SIDE_NONE)
+        snprintf(tail + strlen(tail), sizeof(tail) - strlen(tail), ",\"side\":\"%s\"",
+                 t->side == MF_SIDE_BUY ? "buy" : "sell");
+    return snprintf(buf, size,
+                    "{\"exchange\":\"%s\",\"symbol\":\"%s\",\"price\":%s,\"ts\":%lld,"
+                    "\"recv_ts\":%lld%s}",
+                    t->exchange, t->symbol, price, (long long)t->ts, (long long)t->recv_ts, tail);
+}
+
+static void test_encoders_against_printf(void **state) {
+    static const int64_t ints[] = {0, 1, -1, 9, 10, 1795276404307LL, INT64_MAX, INT64_MIN + 1};
+    (void)state;
+    for (int i = 0; i < 2000; i++) {
+        mf_tick t = {0};
+        char want[512], got[512], id_want[160], id_got[160], price[32];
+        int n, k;
+        snprintf(t.exchange, sizeof(t.exchange), "exchange%d", i);
+        snprintf(t.symbol, sizeof(t.symbol), "SYM%d", i % 11);
+        t.price = random_price();
+        t.ts = ints[i % 8];
+        t.recv_ts = ints[(i / 8) % 8];
+        t.has_qty = i % 3 == 0;
+        t.qty = random_price();
+        t.has_id = i % 5 < 2;
+        t.id = ints[(i + 3) % 8];
+        t.side = (mf_side)(i % 3);
+        n = ref_json(&t, want, sizeof(want));
+        assert_int_equal(mf_tick_to_json(&t, got, sizeof(got)), n);
+        assert_string_equal(got, want);
+        for (k = 0; k <= n; k++) assert_int_equal(mf_tick_to_json(&t, got, (size_t)k), -1);
+        assert_int_equal(mf_tick_to_json(&t, got, (size_t)n + 1), n);
+        mf_fmt_double(price, sizeof(price), t.price);
+        if (t.has_id)
+            n = snprintf(id_want, sizeof(id_want), "%s:%s:%lld:%lld", t.exchange, t.symbol,
+                         (long long)t.ts, (long long)t.id);
+        else
+            n = snprintf(id_want, sizeof(id_want), "%s:%s:%lld:%s", t.exchange, t.symbol,
+                         (long long)t.ts, price);
+        assert_int_equal(mf_tick_msg_id(&t, id_got, sizeof(id_got)), n);
+        assert_string_equal(id_got, id_want);
+        for (k = 0; k <= n; k++) assert_int_equal(mf_tick_msg_id(&t, id_got, (size_t)k), -1);
+    }
+}
+
 static void test_bus_rejects(void **state) {
     static const char *bad[] = {
         "",
@@ -271,10 +327,11 @@ static void test_fmt_double(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_captured_lines),   cmocka_unit_test(test_shared_fixtures),
-        cmocka_unit_test(test_optional_fields),  cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_bus_round_trip),   cmocka_unit_test(test_bus_rejects),
-        cmocka_unit_test(test_msg_id_and_order), cmocka_unit_test(test_fmt_double),
+        cmocka_unit_test(test_captured_lines),          cmocka_unit_test(test_shared_fixtures),
+        cmocka_unit_test(test_optional_fields),         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_bus_round_trip),          cmocka_unit_test(test_bus_rejects),
+        cmocka_unit_test(test_msg_id_and_order),        cmocka_unit_test(test_fmt_double),
+        cmocka_unit_test(test_encoders_against_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

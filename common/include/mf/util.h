@@ -22,6 +22,14 @@ int64_t mf_now_ms(void);      /* wall clock, Unix ms (CLOCK_REALTIME) */
 int64_t mf_mono_ms(void);     /* monotonic ms, for intervals and timeouts */
 int64_t mf_mono_ns(void);     /* monotonic ns, for latency measurements */
 void mf_sleep_ms(int64_t ms); /* nanosleep, restarts on EINTR */
+/* Appending into a fixed buffer without printf: *p is the write position, `end` the first byte
+ * that must stay free (one before the buffer's end when a NUL follows). Each returns 0, or -1
+ * (nothing written) when the text does not fit. For the hot paths (a tick encoded per message);
+ * snprintf is fine everywhere else. */
+int mf_put(char **p, const char *end, const char *s, size_t len);
+int mf_put_str(char **p, const char *end, const char *s); /* strlen(s) bytes */
+int mf_put_i64(char **p, const char *end, int64_t v);     /* decimal, as %lld */
+void mf_sleep_us(int64_t us);                             /* same, in microseconds */
 
 /* Copies `src` into `dst[size]`. Returns 0, or -1 when it did not fit (dst is then "" ). */
 int mf_strlcpy(char *dst, const char *src, size_t size);
