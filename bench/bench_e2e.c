@@ -147,6 +147,7 @@ static void on_puback(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
 typedef struct raw_js_pub {
     mf_nats *n;
     long long sent;
+    double rate; /* msgs/s; 0 = as fast as PubAcks allow */
 } raw_js_pub;
 
 static void *raw_js_pub_main(void *arg) {
@@ -161,9 +162,14 @@ static void *raw_js_pub_main(void *arg) {
     snprintf(wild, sizeof(wild), "%s.*", box);
     natsConnection_Subscribe(&sub, nc, wild, on_puback, NULL);
     natsSubscription_SetPendingLimits(sub, -1, -1);
+    double t0 = now_s();
     while (!atomic_load(&g_stop)) {
         natsMsg *m = NULL;
         int k = (int)(p->sent % NPAY);
+        if (p->rate > 0 && (double)p->sent >= (now_s() - t0) * p->rate) {
+            usleep(100); /* paced: the same offered load as a pipeline step */
+            continue;
+        }
         if (p->sent - atomic_load(&g_acked) >= RAW_INFLIGHT) {
             usleep(50);
             continue;
@@ -181,7 +187,7 @@ static void *raw_js_pub_main(void *arg) {
     return NULL;
 }
 
-static int raw_js(double seconds) {
+static int raw_js(double seconds, double rate) {
     mf_nats *pn = NULL, *cn = NULL;
     jsStreamConfig sc;
     jsStreamInfo *si = NULL;
@@ -232,6 +238,7 @@ static int raw_js(double seconds) {
     natsConnection_SubscribeSync(&sub, mf_nats_conn(cn), wild);
     natsSubscription_SetPendingLimits(sub, -1, -1);
     pub.n = pn;
+    pub.rate = rate;
     pthread_create(&th, NULL, raw_js_pub_main, &pub);
     t0 = now_s();
     /* 1 s warm-up, then count what was stored (PubAcks) and consumed (acked) over the rest. */
@@ -270,9 +277,9 @@ static int raw_js(double seconds) {
         backlog = (long long)ci->NumPending + ci->NumAckPending;
         jsConsumerInfo_Destroy(ci);
     }
-    printf("raw_js stored_per_s=%.0f consumed_per_s=%.0f backlog_at_end=%lld "
+    printf("raw_js rate=%.0f stored_per_s=%.0f consumed_per_s=%.0f backlog_at_end=%lld "
            "msgs_per_s=%.0f\n",
-           (double)(a_end - a_start) / (t_end - t_mark),
+           rate, (double)(a_end - a_start) / (t_end - t_mark),
            (double)(c_end - c_start) / (t_end - t_mark), backlog,
            (double)((c_end - c_start) < (a_end - a_start) ? (c_end - c_start) : (a_end - a_start)) /
                (t_end - t_mark));
@@ -470,10 +477,10 @@ int main(int argc, char **argv) {
     const char *cmd = argc > 1 ? argv[1] : "";
     double secs = argc > 2 ? atof(argv[2]) : 0;
     if (strcmp(cmd, "raw-core") == 0 && secs > 0) return raw_core(secs);
-    if (strcmp(cmd, "raw-js") == 0 && secs > 0) return raw_js(secs);
+    if (strcmp(cmd, "raw-js") == 0 && secs > 0) return raw_js(secs, argc > 3 ? atof(argv[3]) : 0);
     if (strcmp(cmd, "probe") == 0 && secs > 0 && argc == 6)
         return probe(secs, argv[3], argv[4], argv[5]);
-    fprintf(stderr, "usage: bench_e2e raw-core SECONDS | raw-js SECONDS | "
+    fprintf(stderr, "usage: bench_e2e raw-core SECONDS | raw-js SECONDS [RATE] | "
                     "probe SECONDS http://HOST:PORT EXCHANGE SYMBOL\n");
     return 2;
 }
