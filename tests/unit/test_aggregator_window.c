@@ -388,17 +388,23 @@ static void on_latest_count(const mf_tick *t, void *ctx) {
     latest_count++;
 }
 
-/* Latest: newest ts wins (an older tick never replaces it); at most one per interval. */
-static void test_latest_conflation(void **state) {
+/* A fresh window set for the latest tests and a tick of one key; clears what they record. */
+static agg_windows *latest_setup(mf_tick *t, const char *exchange, const char *symbol) {
     agg_window_cfg cfg = test_cfg();
-    agg_windows *w;
-    mf_tick t;
-    (void)state;
-    memset(&t, 0, sizeof(t));
-    snprintf(t.exchange, sizeof(t.exchange), "exchange2");
-    snprintf(t.symbol, sizeof(t.symbol), "ETHUSDT");
+    agg_windows *w = NULL;
+    memset(t, 0, sizeof(*t));
+    snprintf(t->exchange, sizeof(t->exchange), "%s", exchange);
+    snprintf(t->symbol, sizeof(t->symbol), "%s", symbol);
     assert_int_equal(agg_windows_create(&w, &cfg), MF_OK);
     nlatest = 0;
+    return w;
+}
+
+/* Latest: newest ts wins (an older tick never replaces it); at most one per interval. */
+static void test_latest_conflation(void **state) {
+    mf_tick t;
+    agg_windows *w = latest_setup(&t, "exchange2", "ETHUSDT");
+    (void)state;
     for (int i = 0; i < 10; i++) {
         t.ts = BASE_MS + 10 * i;
         t.price = 3000 + i;
@@ -426,15 +432,9 @@ static void test_latest_conflation(void **state) {
 /* The leading edge: a change after a quiet interval is reported at once by
  * agg_windows_latest_due; a change within the interval waits for agg_windows_latest. */
 static void test_latest_leading_edge(void **state) {
-    agg_window_cfg cfg = test_cfg();
-    agg_windows *w;
     mf_tick t;
+    agg_windows *w = latest_setup(&t, "exchange1", "BTCUSDT");
     (void)state;
-    memset(&t, 0, sizeof(t));
-    snprintf(t.exchange, sizeof(t.exchange), "exchange1");
-    snprintf(t.symbol, sizeof(t.symbol), "BTCUSDT");
-    assert_int_equal(agg_windows_create(&w, &cfg), MF_OK);
-    nlatest = 0;
     t.ts = BASE_MS;
     t.price = 100;
     agg_windows_add(w, &t, NULL, BASE_MS);
