@@ -80,7 +80,12 @@ start_svc api
 mf_wait_for 30 curl -fsS "$MF_API_URL/ping"
 mf_start_bg generator env MARKETFLOW_GENERATOR_LISTEN="$MAIN_FEEDS" "$(mf_bin generator)" \
     --rate "$rate" --extended --seed 11 --log "$MF_TMP/sent_main.lines"
-LOGS="$MF_TMP/sent_main.lines,$MF_TMP/sent_exchange4.lines,$MF_TMP/sent_exchange5.lines"
+# One log per feed phase and round: a generator truncates its log when it starts, and the
+# accountant reads each file incrementally by offset.
+LOGS="$MF_TMP/sent_main.lines"
+for ((r = 1; r <= rounds; r++)); do
+    LOGS+=",$MF_TMP/sent_exchange4_r$r.lines,$MF_TMP/sent_exchange5_r$r.lines"
+done
 mf_start_bg acct python3 "$ACCT" watch --logs "$LOGS" --events "$EVENTS" --out "$POLLS" \
     --lag-ms "$lag"
 
@@ -152,7 +157,7 @@ feed_phase() { # name exchange spec seconds
     sleep "$quiet"
     T_FAULT=$(now_ms)
     mf_start_bg "gen_$ex" "$(mf_bin generator)" --listen "$feed" --rate "$rate" --extended \
-        --seed "$((RANDOM + 1))" --faults "$spec" --log "$MF_TMP/sent_$ex.lines"
+        --seed "$((RANDOM + 1))" --faults "$spec" --log "$MF_TMP/sent_${ex}_r$round.lines"
     sleep "$secs"
     mf_stop_bg "gen_$ex"
     T_BACK=$(now_ms)
