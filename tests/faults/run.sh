@@ -189,7 +189,10 @@ for ((round = 1; round <= rounds; round++)); do
         next_minute_if_damaged "$last_damage"
         # Unacked ticks come back after AckWait (30 s, sometimes two periods).
         kill9 agg1 "aggregator (agg1 of 2)" 2 dup 100
-        last_damage=$T_FAULT
+        # Its damage includes the redelivery window (acct.py REDELIVERY_TO_MS after the kill):
+        # the next round's collector kill must not share a minute with it, or the collector's
+        # lines in flight would be booked to this fault.
+        last_damage=$((T_FAULT + 65000))
     fi
 done
 
