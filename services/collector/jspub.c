@@ -77,7 +77,6 @@ struct coll__jspub {
     natsConnection *nc;
     coll__pub_counts *c;
     char subj_prefix[128]; /* "<prefix>.ticks." */
-    size_t subj_prefix_len;
     char reply_prefix[96]; /* "<inbox>." */
     size_t reply_len;
     natsSubscription *sub;
@@ -120,21 +119,20 @@ int coll__msg_id_from_json(const mf_tick *t,
     price += sizeof(key) - 1;
     pend = memchr(price, ',', (size_t)(json + json_len - price));
     if (pend == NULL) return mf_tick_msg_id(t, buf, size);
-    if (mf_put(&p, end, t->exchange, strlen(t->exchange)) || mf_put(&p, end, ":", 1) ||
-        mf_put(&p, end, t->symbol, strlen(t->symbol)) || mf_put(&p, end, ":", 1) ||
-        mf_put_i64(&p, end, t->ts) || mf_put(&p, end, ":", 1) ||
-        mf_put(&p, end, price, (size_t)(pend - price)))
+    if (mf_put_str(&p, end, t->exchange) || mf_put(&p, end, ":", 1) ||
+        mf_put_str(&p, end, t->symbol) || mf_put(&p, end, ":", 1) || mf_put_i64(&p, end, t->ts) ||
+        mf_put(&p, end, ":", 1) || mf_put(&p, end, price, (size_t)(pend - price)))
         return -1;
     *p = '\0';
     return (int)(p - buf);
 }
 
-/* "<prefix>.ticks.<exchange>.<symbol>" into buf (SUBJ_MAX). Returns the length or -1. */
-static int subject(const coll__jspub *j, const mf_tick *t, char *buf) {
-    char *p = buf, *end = buf + SUBJ_MAX - 1;
-    if (mf_put(&p, end, j->subj_prefix, j->subj_prefix_len) ||
-        mf_put(&p, end, t->exchange, strlen(t->exchange)) || mf_put(&p, end, ".", 1) ||
-        mf_put(&p, end, t->symbol, strlen(t->symbol)))
+int coll__tick_subject(const char *prefix, const mf_tick *t, char *buf, size_t size) {
+    char *p = buf, *end;
+    if (size == 0) return -1;
+    end = buf + size - 1;
+    if (mf_put_str(&p, end, prefix) || mf_put_str(&p, end, t->exchange) ||
+        mf_put(&p, end, ".", 1) || mf_put_str(&p, end, t->symbol))
         return -1;
     *p = '\0';
     return (int)(p - buf);
@@ -146,7 +144,7 @@ static int subject(const coll__jspub *j, const mf_tick *t, char *buf) {
 static int encode_one(coll__jspub *j, const mf_tick *t, char *buf, size_t *used, js_rec *r) {
     char *p = buf + *used, id[ID_MAX];
     int len, idlen;
-    if ((len = subject(j, t, p)) < 0) return -1;
+    if ((len = coll__tick_subject(j->subj_prefix, t, p, SUBJ_MAX)) < 0) return -1;
     r->subj = (uint16_t)len;
     p += r->subj + 1;
     if ((len = mf_tick_to_json(t, p, JSON_MAX)) < 0) return -1;
@@ -550,7 +548,6 @@ coll__jspub_create(coll__jspub **out, mf_nats *n, const mf_config *cfg, coll__pu
         free(j);
         return MF_ERR_CONFIG;
     }
-    j->subj_prefix_len = strlen(j->subj_prefix);
     j->cap = (size_t)cfg->collector.buffer;
     j->nslots = (uint64_t)cfg->collector.max_inflight;
     if (j->nslots < COLL_JSPUB_BATCH) j->nslots = COLL_JSPUB_BATCH; /* one batch always fits */

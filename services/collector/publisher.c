@@ -96,15 +96,13 @@ static void *retry_main(void *arg) {
 }
 
 static mf_status core_tick(coll_pub *p, const mf_tick *t) {
-    char subj[160], json[512], *s = subj, *end = subj + sizeof(subj) - 1;
+    char subj[160], json[512];
     natsMsg *m = NULL;
     int len = mf_tick_to_json(t, json, sizeof(json));
-    if (len < 0 || mf_put_str(&s, end, p->subj_prefix) || mf_put_str(&s, end, t->exchange) ||
-        mf_put(&s, end, ".", 1) || mf_put_str(&s, end, t->symbol)) {
+    if (len < 0 || coll__tick_subject(p->subj_prefix, t, subj, sizeof(subj)) < 0) {
         coll__count(&p->c.errors, p->c.m_errors, 1);
         return MF_ERR_FULL;
     }
-    *s = '\0';
     if (mf_nats_connected(p->n) && natsConnection_Publish(p->nc, subj, json, len) == NATS_OK) {
         coll__count(&p->c.published, p->c.m_published, 1);
         return MF_OK;
