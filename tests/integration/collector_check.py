@@ -67,6 +67,8 @@ def cmd_lines(dump, specs, what):
         name, path = spec.split("=", 1)
         for t in lines_of(path):
             want[key(name, t["symbol"], t["price"], t["timestamp"])] += 1
+    if not want:
+        fail("%s: no lines in %s" % (what, " ".join(specs)))
     got = bus_keys(dump)
     if got != want:
         missing = want - got

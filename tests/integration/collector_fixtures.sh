@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # collector_fixtures: three fake feeds replay the captured exchange samples
-# (/work/shared/fixtures/exchange-feed or $MF_FIXTURES); the MARKETFLOW_TICKS stream then holds
+# (tests/fixtures/exchange-feed, or $MF_FIXTURES); the MARKETFLOW_TICKS stream then holds
 # exactly one tick per fixture line: exchange named by the endpoint, symbol, ts, and the price
 # bit for bit. Run once with transport=jetstream; a second pass checks core NATS delivery.
 set -euo pipefail
@@ -8,9 +8,14 @@ source "$(dirname "$0")/lib.sh"
 CAT="$BUILD_DIR/tests/tools/mf-cat"
 CHECK="python3 $SOURCE_DIR/tests/integration/collector_check.py"
 FEED="$SOURCE_DIR/tests/integration/fake_feed.py"
-FIX=${MF_FIXTURES:-/work/shared/fixtures/exchange-feed}
+FIX=${MF_FIXTURES:-$SOURCE_DIR/tests/fixtures/exchange-feed}
+# A missing or cut-short capture fails the test: fewer lines than one second of one feed.
+MIN_LINES=50
 [[ -x $CAT ]] || mf_fail "mf-cat not built ($CAT)"
-[[ -f $FIX/exchange1.jsonl ]] || mf_fail "fixtures not found in $FIX"
+for i in 1 2 3; do
+    n=$(grep -c . "$FIX/exchange$i.jsonl" 2>/dev/null) || n=0
+    ((n >= MIN_LINES)) || mf_fail "$FIX/exchange$i.jsonl: $n lines (missing or short; want >= $MIN_LINES)"
+done
 
 mf_start_nats
 # The samples were captured earlier: accept their timestamps.

@@ -106,7 +106,7 @@ static void test_symbols(void **state) {
         assert_int_equal(gen_symbols_parse(bad[i], s, &n, err, sizeof(err)), MF_ERR_CONFIG);
 }
 
-/* The provided programs' lines (fixtures/exchange-feed), rebuilt from their parsed values. */
+/* The provided programs' lines (tests/fixtures/exchange-feed), rebuilt from their parsed values. */
 static void test_matches_fixture_format(void **state) {
     static const char *fixture[] = {
         "{\"symbol\":\"BTCUSDT\",\"price\":99815.54088375505,\"timestamp\":1795276404307}",

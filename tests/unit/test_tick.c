@@ -46,17 +46,37 @@ static void test_captured_lines(void **state) {
     }
 }
 
-static void test_shared_fixtures(void **state) {
-    /* Every captured line of ../shared/fixtures parses, and its price survives the bus. */
+/* Fewer lines than one second of one exchange (five symbols every 100 ms) means the capture
+ * is missing or cut short: a replay test must not pass on it. */
+#define FIXTURE_MIN_LINES 50
+
+/* Lines of `path` as a newline count, independent of the parser's view of them. */
+static int count_newlines(const char *path) {
+    FILE *f = fopen(path, "r");
+    int c, n = 0;
+    if (f == NULL) return -1;
+    while ((c = fgetc(f)) != EOF)
+        if (c == '\n') n++;
+    fclose(f);
+    return n;
+}
+
+static void test_fixture_lines(void **state) {
+    /* Every captured line of tests/fixtures/exchange-feed parses, and its price survives the
+     * bus. Each file must exist and hold at least FIXTURE_MIN_LINES lines, all of them read. */
     static const char *files[] = {"exchange1.jsonl", "exchange2.jsonl", "exchange3.jsonl"};
-    int lines = 0;
+    int total = 0;
     (void)state;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[512], buf[8192];
+        int lines = 0, want;
         FILE *f;
         snprintf(path, sizeof(path), "%s/exchange-feed/%s", MF_FIXTURES_DIR, files[i]);
+        want = count_newlines(path);
+        if (want < FIXTURE_MIN_LINES)
+            fail_msg("%s: %d lines (missing or short; want >= %d)", path, want, FIXTURE_MIN_LINES);
         f = fopen(path, "r");
-        if (f == NULL) continue;
+        assert_non_null(f);
         while (fgets(buf, sizeof(buf), f)) {
             mf_tick t, back;
             char json[512];
@@ -73,8 +93,10 @@ static void test_shared_fixtures(void **state) {
             lines++;
         }
         fclose(f);
+        assert_int_equal(lines, want);
+        total += lines;
     }
-    print_message("fixture lines checked: %d\n", lines);
+    print_message("fixture lines checked: %d\n", total);
 }
 
 static void test_optional_fields(void **state) {
@@ -327,7 +349,7 @@ static void test_fmt_double(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_captured_lines),          cmocka_unit_test(test_shared_fixtures),
+        cmocka_unit_test(test_captured_lines),          cmocka_unit_test(test_fixture_lines),
         cmocka_unit_test(test_optional_fields),         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_bus_round_trip),          cmocka_unit_test(test_bus_rejects),
         cmocka_unit_test(test_msg_id_and_order),        cmocka_unit_test(test_fmt_double),

@@ -1,10 +1,12 @@
 /* log.h: structured logging, one logfmt line per event on stderr.
  *
- *   ts=2026-11-21T15:46:54.125Z level=info svc=aggregator inst=host-12 src=aggregator.c:91
- *   msg="stopped" processed=10000
+ *   ts=2026-11-21T15:53:24.125Z level=info svc=aggregator inst=host-12 src=x.c:91
+ *   msg="stopped processed=10000"
  *
- * The message is the format string's output; by convention free text comes first and
- * key=value context after it: mf_log(MF_LOG_INFO, "feed connected exchange=%s addr=%s", ...).
+ * (one line; wrapped here). msg is the format string's whole output, quoted and escaped, so
+ * key=value context written into the format stays inside the quotes: the line above comes
+ * from mf_log(MF_LOG_INFO, "stopped processed=%d", 10000). By convention free text comes
+ * first and key=value context after it: "feed connected exchange=%s addr=%s".
  * The whole line is written with one fprintf, so lines from several threads never interleave.
  * Thread-safe. Never call from a signal handler. */
 #ifndef MF_LOG_H

@@ -64,7 +64,7 @@ mf_reject mf_feed_line_parse(const char *line,
 int mf_fmt_double(char *buf, size_t size, double x);
 
 /* Encodes a bus tick into buf (no NUL counted). Returns the length, or -1 if it did not fit.
- * Doubles are printed with %.17g, so they round-trip exactly. */
+ * Doubles are printed by mf_fmt_double (shortest round-trip form), so they read back exactly. */
 int mf_tick_to_json(const mf_tick *t, char *buf, size_t size);
 
 /* Decodes a bus tick. MF_ERR_PARSE on malformed JSON, missing or invalid fields. */
@@ -74,7 +74,7 @@ mf_status mf_tick_from_json(const char *buf, size_t len, mf_tick *out);
 int mf_token_valid(const char *s);
 
 /* The JetStream dedupe id of a tick: exchange:symbol:ts:id, or exchange:symbol:ts:price
- * (price %.17g) when the feed has no id. Returns the length or -1. */
+ * (price as mf_fmt_double prints it) when the feed has no id. Returns the length or -1. */
 int mf_tick_msg_id(const mf_tick *t, char *buf, size_t size);
 
 /* Total order used for open/close ties: by ts, then id (ticks without id sort first), then
