@@ -1,10 +1,6 @@
 /* store_redis.c: the Redis adapter of the price store (hiredis, pooled, pipelined).
  *
- * Keys (owned by the persister --sink redis; see the preamble of the bus contract):
- *   mf:latest:<ex>:<sym>          HASH price, ts, recv_ts
- *   mf:1s:idx:<ex>:<sym>          ZSET of bucket starts (score = start ms)
- *   mf:1s:<ex>:<sym>:<start>      HASH count, min, min_ts, max, max_ts, sum_x, ...
- *   mf:exchanges                  SET of exchange names
+ * Reads the keys the persister (--sink redis) writes; their schema is mf/redis_keys.h.
  * A range read is two pipelined rounds: ZRANGEBYSCORE per exchange, then HMGET per bucket. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -16,6 +12,7 @@
 
 #include "mf/config.h"
 #include "mf/log.h"
+#include "mf/redis_keys.h"
 #include "mf/util.h"
 #include "pool.h"
 #include "store.h"
@@ -136,8 +133,13 @@ static mf_status redis_latest(api_store *s, const api_query *q, api_latest *out)
     int n = q->exchanges->n, found = 0;
     mf_status st = api_pool_get(im->pool, (void **)&c, WAIT_MS);
     if (st != MF_OK) return st;
-    for (int i = 0; i < n; i++)
-        redisAppendCommand(c, "HMGET mf:latest:%s:%s price ts", q->exchanges->name[i], q->symbol);
+    for (int i = 0; i < n; i++) {
+        char key[MF_RKEY_MAX];
+        /* An unkeyable name still gets a command (an empty key reads nothing), so that
+         * reply i stays the reply of exchange i. */
+        if (mf_rkey_latest(key, sizeof(key), q->exchanges->name[i], q->symbol) < 0) key[0] = '\0';
+        redisAppendCommand(c, "HMGET %s price ts", key);
+    }
     if (read_replies(c, rs, n) != 0) {
         api_pool_put(im->pool, c, 1);
         return MF_ERR_DB;
@@ -182,8 +184,14 @@ static mf_status read_buckets(redisContext *c, const api_query *q, redisReply **
         if (idx[i]->type != REDIS_REPLY_ARRAY) continue;
         for (size_t j = 0; j < idx[i]->elements; j++) {
             const redisReply *m = idx[i]->element[j];
-            redisAppendCommand(c, "HMGET mf:1s:%s:%s:%b count min min_ts max max_ts sum_x",
-                               q->exchanges->name[i], q->symbol, m->str, (size_t)m->len);
+            char key[MF_RKEY_MAX];
+            int64_t start = 0;
+            /* Members are the bucket starts; anything else reads nothing (reply kept). */
+            if (m->type != REDIS_REPLY_STRING ||
+                mf_parse_i64(m->str, INT64_MIN, INT64_MAX, &start) ||
+                mf_rkey_1s(key, sizeof(key), q->exchanges->name[i], q->symbol, start) < 0)
+                key[0] = '\0';
+            redisAppendCommand(c, "HMGET %s count min min_ts max max_ts sum_x", key);
             exs[k++] = q->exchanges->name[i];
         }
     }
@@ -208,9 +216,12 @@ static mf_status redis_range(api_store *s, const api_query *q, const mf_xsum *pl
     mf_status st = api_pool_get(im->pool, (void **)&c, WAIT_MS);
     (void)plus;
     if (st != MF_OK) return st;
-    for (int i = 0; i < n; i++)
-        redisAppendCommand(c, "ZRANGEBYSCORE mf:1s:idx:%s:%s %lld (%lld", q->exchanges->name[i],
-                           q->symbol, (long long)q->from, (long long)q->to);
+    for (int i = 0; i < n; i++) {
+        char key[MF_RKEY_MAX];
+        if (mf_rkey_1s_idx(key, sizeof(key), q->exchanges->name[i], q->symbol) < 0) key[0] = '\0';
+        redisAppendCommand(c, "ZRANGEBYSCORE %s %lld (%lld", key, (long long)q->from,
+                           (long long)q->to);
+    }
     if (read_replies(c, idx, n) != 0) {
         api_pool_put(im->pool, c, 1);
         return MF_ERR_DB;
@@ -227,7 +238,7 @@ static mf_status redis_exchanges(api_store *s, api_names *out) {
     redisReply *r;
     mf_status st = api_pool_get(im->pool, (void **)&c, WAIT_MS);
     if (st != MF_OK) return st;
-    r = redisCommand(c, "SMEMBERS mf:exchanges");
+    r = redisCommand(c, "SMEMBERS %s", MF_RKEY_EXCHANGES);
     api_pool_put(im->pool, c, r == NULL);
     if (!reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
