@@ -3,7 +3,6 @@
  * Reads the keys the persister (--sink redis) writes; their schema is mf/redis_keys.h.
  * A range read is two pipelined rounds: ZRANGEBYSCORE per exchange, then HMGET per bucket. */
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "mf/config.h"
 #include "mf/log.h"
+#include "mf/redis_conn.h"
 #include "mf/redis_keys.h"
 #include "mf/util.h"
 #include "pool.h"
@@ -21,10 +21,7 @@
 
 typedef struct redis_impl {
     api_pool *pool;
-    char host[MF_CFG_STR];
-    int port;
-    char password[MF_CFG_STR];
-    int db;
+    const mf_config *cfg; /* borrowed: the service's, read-only after start */
 } redis_impl;
 
 static int reply_ok(const redisReply *r) {
@@ -33,31 +30,12 @@ static int reply_ok(const redisReply *r) {
 
 static void *redis_connect(void *ctx) {
     redis_impl *im = ctx;
-    struct timeval ct = {0, 500000}, rt = {2, 0};
-    redisContext *c = redisConnectWithTimeout(im->host, im->port, ct);
-    redisReply *r = NULL;
-    if (c == NULL || c->err) {
-        mf_log_ratelimited(MF_LOG_WARN, 5000, "redis connect failed host=%s port=%d: %s", im->host,
-                           im->port, c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, rt);
-    redisEnableKeepAlive(c);
-    if (im->password[0]) r = redisCommand(c, "AUTH %s", im->password);
-    if (r == NULL && im->password[0]) goto fail;
-    if (r && !reply_ok(r)) goto fail;
-    freeReplyObject(r);
-    r = NULL;
-    if (im->db != 0 && !reply_ok(r = redisCommand(c, "SELECT %d", im->db))) goto fail;
-    freeReplyObject(r);
+    char err[512];
+    redisContext *c = NULL;
+    if (mf_redis_connect(&c, im->cfg, err, sizeof(err)) != MF_OK)
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "redis connect failed host=%s port=%d: %s",
+                           im->cfg->redis.host, im->cfg->redis.port, err);
     return c;
-fail:
-    mf_log_ratelimited(MF_LOG_WARN, 5000, "redis AUTH/SELECT failed host=%s port=%d", im->host,
-                       im->port); /* never the password itself */
-    freeReplyObject(r);
-    redisFree(c);
-    return NULL;
 }
 
 static void redis_close(void *c) {
@@ -262,10 +240,7 @@ static void redis_destroy(api_store *s) {
 api_store *api_store_redis_create(const mf_config *cfg, int pool_size) {
     api_store *s = mf_xcalloc(1, sizeof(*s));
     redis_impl *im = mf_xcalloc(1, sizeof(*im));
-    mf_strlcpy(im->host, cfg->redis.host, sizeof(im->host));
-    im->port = cfg->redis.port;
-    mf_strlcpy(im->password, cfg->redis.password, sizeof(im->password));
-    im->db = cfg->redis.db;
+    im->cfg = cfg;
     im->pool = api_pool_create(pool_size, redis_connect, redis_close, im, "redis");
     s->name = "redis";
     s->up = redis_up;

@@ -9,7 +9,6 @@
  * retention window from the stream: the cache is complete again within seconds. */
 #include "redis_sink.h"
 
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +18,7 @@
 
 #include "mf/log.h"
 #include "mf/metrics.h"
+#include "mf/redis_conn.h"
 #include "mf/redis_keys.h"
 #include "mf/util.h"
 
@@ -138,10 +138,7 @@ typedef struct latest_slot {
 } latest_slot;
 
 typedef struct redis_sink {
-    char host[MF_CFG_STR];
-    int port;
-    char password[MF_CFG_STR];
-    int db;
+    const mf_config *cfg; /* borrowed: the service's, read-only after start */
     int retention_s;
     redisContext *ctx;
     char merge_sha[48];
@@ -183,8 +180,8 @@ static void drop_ctx(redis_sink *r) {
 static void down(redis_sink *r, const char *what, const char *err) {
     atomic_fetch_add(r->errors, 1);
     if (!r->down_logged)
-        mf_log(MF_LOG_WARN, "redis %s failed host=%s port=%d: %s; retrying", what, r->host, r->port,
-               err);
+        mf_log(MF_LOG_WARN, "redis %s failed host=%s port=%d: %s; retrying", what,
+               r->cfg->redis.host, r->cfg->redis.port, err);
     else
         mf_log_ratelimited(MF_LOG_WARN, 10000, "redis %s still failing: %s", what, err);
     r->down_logged = 1;
@@ -225,34 +222,18 @@ static int load_scripts(redis_sink *r) {
 }
 
 static mf_status rs_connect(redis_sink *r) {
-    struct timeval ctv = {1, 0}, tv = {2, 0};
-    char db[16];
-    r->ctx = redisConnectWithTimeout(r->host, r->port, ctv);
-    if (r->ctx == NULL || r->ctx->err) {
-        down(r, "connect", r->ctx ? r->ctx->errstr : "out of memory");
+    char err[512];
+    if (mf_redis_connect(&r->ctx, r->cfg, err, sizeof(err)) != MF_OK) {
+        down(r, "connect", err);
         return MF_ERR_DB;
-    }
-    redisSetTimeout(r->ctx, tv);
-    if (r->password[0]) {
-        const char *argv[] = {"AUTH", r->password};
-        redisReply *rep = command(r, "auth", 2, argv);
-        if (rep == NULL) return MF_ERR_DB;
-        freeReplyObject(rep);
-    }
-    if (r->db != 0) {
-        const char *argv[] = {"SELECT", db};
-        redisReply *rep;
-        snprintf(db, sizeof(db), "%d", r->db);
-        rep = command(r, "select", 2, argv);
-        if (rep == NULL) return MF_ERR_DB;
-        freeReplyObject(rep);
     }
     if (load_scripts(r) != 0) return MF_ERR_DB;
     r->down_logged = 0;
     atomic_store(&r->connected, 1);
     atomic_store(&r->rebuild, 1); /* a fresh connection may face an empty cache */
     atomic_fetch_add(r->connects, 1);
-    mf_log(MF_LOG_INFO, "redis connected host=%s port=%d db=%d", r->host, r->port, r->db);
+    mf_log(MF_LOG_INFO, "redis connected host=%s port=%d db=%d", r->cfg->redis.host,
+           r->cfg->redis.port, r->cfg->redis.db);
     return MF_OK;
 }
 
@@ -549,10 +530,7 @@ static void rs_destroy(void *impl) {
 mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg) {
     redis_sink *r = mf_xcalloc(1, sizeof(*r));
     pers_sink *s = mf_xcalloc(1, sizeof(*s));
-    snprintf(r->host, sizeof(r->host), "%s", cfg->redis.host);
-    r->port = cfg->redis.port;
-    snprintf(r->password, sizeof(r->password), "%s", cfg->redis.password);
-    r->db = cfg->redis.db;
+    r->cfg = cfg;
     r->retention_s = cfg->redis.retention_s;
     pthread_mutex_init(&r->mu, NULL);
     r->latest = mf_xcalloc(LATEST_CAP, sizeof(*r->latest));
