@@ -56,6 +56,7 @@ static const key_def keys[] = {
     INT("nats", "ticks_max_age_s", nats.ticks_max_age_s, "900", 10, 86400 * 7),
     STR("redis", "host", redis.host, "127.0.0.1"),
     INT("redis", "port", redis.port, "6379", 1, 65535),
+    STR("redis", "user", redis.user, ""),
     SECRET("redis", "password", redis.password),
     INT("redis", "db", redis.db, "0", 0, 15),
     INT("redis", "retention_s", redis.retention_s, "600", 10, 86400),

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "mf/db_conn.h"
 #include "mf/log.h"
 #include "mf/util.h"
 
@@ -13,10 +14,9 @@ struct api_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int size;
-    int nfree;        /* free slots (connected or not) */
-    void **free;      /* stack of free connections; NULL = an empty slot */
-    int failures;     /* consecutive failed connects */
-    int64_t retry_at; /* monotonic ms before which no connect is tried */
+    int nfree;         /* free slots (connected or not) */
+    void **free;       /* stack of free connections; NULL = an empty slot */
+    mf_db_retry retry; /* reconnect pacing (mf/db_conn.h) */
     api_pool_connect_fn connect;
     api_pool_close_fn close;
     void *ctx;
@@ -57,7 +57,7 @@ void api_pool_destroy(api_pool *p) {
 int api_pool_up(api_pool *p) {
     int up;
     pthread_mutex_lock(&p->mu);
-    up = p->failures == 0 || mf_mono_ms() >= p->retry_at;
+    up = mf_db_retry_due(&p->retry, mf_mono_ms());
     pthread_mutex_unlock(&p->mu);
     return up;
 }
@@ -77,10 +77,7 @@ static int wait_free(api_pool *p, int wait_ms) {
 static void give_back_empty(api_pool *p, int failed) {
     pthread_mutex_lock(&p->mu);
     p->free[p->nfree++] = NULL;
-    if (failed) {
-        p->retry_at = mf_mono_ms() + mf_backoff_ms(p->failures, 100, 2000);
-        p->failures++;
-    }
+    if (failed) mf_db_retry_failed(&p->retry, mf_mono_ms());
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -100,7 +97,7 @@ mf_status api_pool_get(api_pool *p, void **conn, int wait_ms) {
         break;
     }
     c = p->free[--p->nfree];
-    if (c == NULL && p->failures > 0 && mf_mono_ms() < p->retry_at) {
+    if (c == NULL && !mf_db_retry_due(&p->retry, mf_mono_ms())) {
         p->free[p->nfree++] = NULL; /* backing off: fail fast */
         pthread_mutex_unlock(&p->mu);
         return MF_ERR_DB;
@@ -112,10 +109,11 @@ mf_status api_pool_get(api_pool *p, void **conn, int wait_ms) {
             give_back_empty(p, 1);
             return MF_ERR_DB;
         }
+        int failures;
         pthread_mutex_lock(&p->mu);
-        if (p->failures > 0) mf_log(MF_LOG_INFO, "%s reachable again", p->name);
-        p->failures = 0;
+        failures = mf_db_retry_ok(&p->retry);
         pthread_mutex_unlock(&p->mu);
+        if (failures > 0) mf_log(MF_LOG_INFO, "%s reachable again", p->name);
     }
     *conn = c;
     return MF_OK;

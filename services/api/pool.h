@@ -1,5 +1,5 @@
 /* pool.h: a small pool of connections (hiredis contexts, libpq connections) shared by the
- * HTTP threads, with reconnect on demand and capped exponential backoff.
+ * HTTP threads, with reconnect on demand and capped exponential backoff (mf/db_conn.h).
  *
  * A slot holds a connection or NULL. api_pool_get() hands out a free slot, connecting it
  * first when empty, unless the pool is backing off after a failed connect: then it fails

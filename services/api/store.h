@@ -58,7 +58,8 @@ struct api_store {
 };
 
 struct mf_config;
-/* Adapters. Nothing connects at creation: connections are made on first use. */
+/* Adapters. Nothing connects at creation: connections are made on first use, through
+ * mf/pg_conn.h and mf/redis_conn.h. `cfg` is borrowed and must outlive the store. */
 api_store *api_store_redis_create(const struct mf_config *cfg, int pool_size);
 api_store *api_store_pg_create(const struct mf_config *cfg, int pool_size);
 

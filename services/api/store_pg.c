@@ -5,13 +5,13 @@
  * (passed as a decimal built by mf_xsum_to_decimal), and the total comes back as text that
  * strtod rounds correctly, so average = that / count equals math.fsum(prices) / count.
  * Extremes are chosen in SQL with the tie rules of agg.h (ts, then exchange in "C" order). */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mf/config.h"
 #include "mf/log.h"
+#include "mf/pg_conn.h"
 #include "mf/util.h"
 #include "pool.h"
 #include "store.h"
@@ -42,44 +42,15 @@ static const char *SQL_LATEST =
     " WHERE pair_name = $1 AND ($2 = '' OR exchange = $2) AND tick_count > 0"
     " ORDER BY \"timestamp\" DESC, close_ts DESC, exchange COLLATE \"C\" LIMIT 1";
 
+/* statement_timeout: a request never waits on a runaway query for longer than this. */
 static void *pg_connect(void *ctx) {
     pg_impl *im = ctx;
-    const mf_config *cfg = im->cfg;
-    char port[16], password[MF_CFG_STR];
-    const char *keys[] = {"host",
-                          "port",
-                          "user",
-                          "password",
-                          "dbname",
-                          "sslmode",
-                          "connect_timeout",
-                          "options",
-                          "application_name",
-                          NULL};
-    const char *vals[10];
-    PGconn *c;
-    snprintf(port, sizeof(port), "%d", cfg->postgres.port);
-    mf_config_pg_password(cfg, password, sizeof(password));
-    vals[0] = cfg->postgres.host;
-    vals[1] = port;
-    vals[2] = cfg->postgres.user;
-    vals[3] = password[0] ? password : NULL;
-    vals[4] = cfg->postgres.dbname;
-    vals[5] = cfg->postgres.sslmode;
-    vals[6] = "2";
-    vals[7] = "-c statement_timeout=10000";
-    vals[8] = "marketflow-api";
-    vals[9] = NULL;
-    c = PQconnectdbParams(keys, vals, 0);
-    memset(password, 0, sizeof(password));
-    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-        /* PQerrorMessage never contains the password. */
+    char err[512];
+    PGconn *c = NULL;
+    if (mf_pg_connect(&c, im->cfg, "marketflow-api", "-c statement_timeout=10000", err,
+                      sizeof(err)) != MF_OK)
         mf_log_ratelimited(MF_LOG_WARN, 5000, "postgres connect failed host=%s port=%d: %s",
-                           cfg->postgres.host, cfg->postgres.port,
-                           c ? PQerrorMessage(c) : "out of memory");
-        PQfinish(c);
-        return NULL;
-    }
+                           im->cfg->postgres.host, im->cfg->postgres.port, err);
     return c;
 }
 

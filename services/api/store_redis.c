@@ -1,13 +1,8 @@
 /* store_redis.c: the Redis adapter of the price store (hiredis, pooled, pipelined).
  *
- * Keys (owned by the persister --sink redis; see the preamble of the bus contract):
- *   mf:latest:<ex>:<sym>          HASH price, ts, recv_ts
- *   mf:1s:idx:<ex>:<sym>          ZSET of bucket starts (score = start ms)
- *   mf:1s:<ex>:<sym>:<start>      HASH count, min, min_ts, max, max_ts, sum_x, ...
- *   mf:exchanges                  SET of exchange names
+ * Reads the keys the persister (--sink redis) writes; their schema is mf/redis_keys.h.
  * A range read is two pipelined rounds: ZRANGEBYSCORE per exchange, then HMGET per bucket. */
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +11,8 @@
 
 #include "mf/config.h"
 #include "mf/log.h"
+#include "mf/redis_conn.h"
+#include "mf/redis_keys.h"
 #include "mf/util.h"
 #include "pool.h"
 #include "store.h"
@@ -24,10 +21,7 @@
 
 typedef struct redis_impl {
     api_pool *pool;
-    char host[MF_CFG_STR];
-    int port;
-    char password[MF_CFG_STR];
-    int db;
+    const mf_config *cfg; /* borrowed: the service's, read-only after start */
 } redis_impl;
 
 static int reply_ok(const redisReply *r) {
@@ -36,31 +30,12 @@ static int reply_ok(const redisReply *r) {
 
 static void *redis_connect(void *ctx) {
     redis_impl *im = ctx;
-    struct timeval ct = {0, 500000}, rt = {2, 0};
-    redisContext *c = redisConnectWithTimeout(im->host, im->port, ct);
-    redisReply *r = NULL;
-    if (c == NULL || c->err) {
-        mf_log_ratelimited(MF_LOG_WARN, 5000, "redis connect failed host=%s port=%d: %s", im->host,
-                           im->port, c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, rt);
-    redisEnableKeepAlive(c);
-    if (im->password[0]) r = redisCommand(c, "AUTH %s", im->password);
-    if (r == NULL && im->password[0]) goto fail;
-    if (r && !reply_ok(r)) goto fail;
-    freeReplyObject(r);
-    r = NULL;
-    if (im->db != 0 && !reply_ok(r = redisCommand(c, "SELECT %d", im->db))) goto fail;
-    freeReplyObject(r);
+    char err[512];
+    redisContext *c = NULL;
+    if (mf_redis_connect(&c, im->cfg, err, sizeof(err)) != MF_OK)
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "redis connect failed host=%s port=%d: %s",
+                           im->cfg->redis.host, im->cfg->redis.port, err);
     return c;
-fail:
-    mf_log_ratelimited(MF_LOG_WARN, 5000, "redis AUTH/SELECT failed host=%s port=%d", im->host,
-                       im->port); /* never the password itself */
-    freeReplyObject(r);
-    redisFree(c);
-    return NULL;
 }
 
 static void redis_close(void *c) {
@@ -136,8 +111,13 @@ static mf_status redis_latest(api_store *s, const api_query *q, api_latest *out)
     int n = q->exchanges->n, found = 0;
     mf_status st = api_pool_get(im->pool, (void **)&c, WAIT_MS);
     if (st != MF_OK) return st;
-    for (int i = 0; i < n; i++)
-        redisAppendCommand(c, "HMGET mf:latest:%s:%s price ts", q->exchanges->name[i], q->symbol);
+    for (int i = 0; i < n; i++) {
+        char key[MF_RKEY_MAX];
+        /* An unkeyable name still gets a command (an empty key reads nothing), so that
+         * reply i stays the reply of exchange i. */
+        if (mf_rkey_latest(key, sizeof(key), q->exchanges->name[i], q->symbol) < 0) key[0] = '\0';
+        redisAppendCommand(c, "HMGET %s price ts", key);
+    }
     if (read_replies(c, rs, n) != 0) {
         api_pool_put(im->pool, c, 1);
         return MF_ERR_DB;
@@ -182,8 +162,14 @@ static mf_status read_buckets(redisContext *c, const api_query *q, redisReply **
         if (idx[i]->type != REDIS_REPLY_ARRAY) continue;
         for (size_t j = 0; j < idx[i]->elements; j++) {
             const redisReply *m = idx[i]->element[j];
-            redisAppendCommand(c, "HMGET mf:1s:%s:%s:%b count min min_ts max max_ts sum_x",
-                               q->exchanges->name[i], q->symbol, m->str, (size_t)m->len);
+            char key[MF_RKEY_MAX];
+            int64_t start = 0;
+            /* Members are the bucket starts; anything else reads nothing (reply kept). */
+            if (m->type != REDIS_REPLY_STRING ||
+                mf_parse_i64(m->str, INT64_MIN, INT64_MAX, &start) ||
+                mf_rkey_1s(key, sizeof(key), q->exchanges->name[i], q->symbol, start) < 0)
+                key[0] = '\0';
+            redisAppendCommand(c, "HMGET %s count min min_ts max max_ts sum_x", key);
             exs[k++] = q->exchanges->name[i];
         }
     }
@@ -208,9 +194,12 @@ static mf_status redis_range(api_store *s, const api_query *q, const mf_xsum *pl
     mf_status st = api_pool_get(im->pool, (void **)&c, WAIT_MS);
     (void)plus;
     if (st != MF_OK) return st;
-    for (int i = 0; i < n; i++)
-        redisAppendCommand(c, "ZRANGEBYSCORE mf:1s:idx:%s:%s %lld (%lld", q->exchanges->name[i],
-                           q->symbol, (long long)q->from, (long long)q->to);
+    for (int i = 0; i < n; i++) {
+        char key[MF_RKEY_MAX];
+        if (mf_rkey_1s_idx(key, sizeof(key), q->exchanges->name[i], q->symbol) < 0) key[0] = '\0';
+        redisAppendCommand(c, "ZRANGEBYSCORE %s %lld (%lld", key, (long long)q->from,
+                           (long long)q->to);
+    }
     if (read_replies(c, idx, n) != 0) {
         api_pool_put(im->pool, c, 1);
         return MF_ERR_DB;
@@ -227,7 +216,7 @@ static mf_status redis_exchanges(api_store *s, api_names *out) {
     redisReply *r;
     mf_status st = api_pool_get(im->pool, (void **)&c, WAIT_MS);
     if (st != MF_OK) return st;
-    r = redisCommand(c, "SMEMBERS mf:exchanges");
+    r = redisCommand(c, "SMEMBERS %s", MF_RKEY_EXCHANGES);
     api_pool_put(im->pool, c, r == NULL);
     if (!reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
@@ -251,10 +240,7 @@ static void redis_destroy(api_store *s) {
 api_store *api_store_redis_create(const mf_config *cfg, int pool_size) {
     api_store *s = mf_xcalloc(1, sizeof(*s));
     redis_impl *im = mf_xcalloc(1, sizeof(*im));
-    mf_strlcpy(im->host, cfg->redis.host, sizeof(im->host));
-    im->port = cfg->redis.port;
-    mf_strlcpy(im->password, cfg->redis.password, sizeof(im->password));
-    im->db = cfg->redis.db;
+    im->cfg = cfg;
     im->pool = api_pool_create(pool_size, redis_connect, redis_close, im, "redis");
     s->name = "redis";
     s->up = redis_up;

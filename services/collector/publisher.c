@@ -22,6 +22,7 @@
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/queue.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 #define RETRY_BATCH 64
@@ -96,10 +97,10 @@ static void *retry_main(void *arg) {
 }
 
 static mf_status core_tick(coll_pub *p, const mf_tick *t) {
-    char subj[160], json[512];
+    char subj[MF_SUBJECT_MAX], json[512];
     natsMsg *m = NULL;
     int len = mf_tick_to_json(t, json, sizeof(json));
-    if (len < 0 || coll__tick_subject(p->subj_prefix, t, subj, sizeof(subj)) < 0) {
+    if (len < 0 || mf_subject_tick(subj, sizeof(subj), p->subj_prefix, t) < 0) {
         coll__count(&p->c.errors, p->c.m_errors, 1);
         return MF_ERR_FULL;
     }
@@ -178,7 +179,8 @@ mf_status coll_pub_create(coll_pub **out, mf_nats *n, const mf_config *cfg) {
         *out = p;
         return MF_OK;
     }
-    if (mf_nats_subject(n, p->subj_prefix, sizeof(p->subj_prefix), "ticks.") != 0) {
+    if (mf_subject_base(p->subj_prefix, sizeof(p->subj_prefix), mf_nats_prefix(n),
+                        MF_SUBJECT_TICKS) < 0) {
         free(p);
         return MF_ERR_CONFIG;
     }

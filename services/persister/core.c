@@ -27,6 +27,7 @@
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/signals.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 #define NS_PER_MS 1000000LL
@@ -108,8 +109,10 @@ mf_status pers_core_create(pers_core **out, mf_nats *nats, const mf_config *cfg,
     c->batch_max = cfg->persister.batch_rows;
     c->flush_ms = cfg->persister.flush_ms;
     if (mf_nats_stream_name(nats, MF_STREAM_ROLLUPS, c->stream, sizeof(c->stream)) != 0 ||
-        mf_nats_subject(nats, c->filter, sizeof(c->filter), "rollups.1s.>") != 0 ||
-        mf_nats_subject(nats, c->latest_subject, sizeof(c->latest_subject), "latest.>") != 0 ||
+        mf_subject_all(c->filter, sizeof(c->filter), mf_nats_prefix(nats), MF_SUBJECT_ROLLUPS_1S) <
+            0 ||
+        mf_subject_all(c->latest_subject, sizeof(c->latest_subject), mf_nats_prefix(nats),
+                       MF_SUBJECT_LATEST) < 0 ||
         pers_durable_name(mf_nats_prefix(nats), sink->name, c->durable, sizeof(c->durable))) {
         free(c);
         return MF_ERR_CONFIG;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mf/log.h"
+#include "mf/pg_conn.h"
 #include "mf/util.h"
 
 /* pg_advisory_lock key: "mfmigr" in ASCII, shared by every persister of a database. */
@@ -71,11 +72,6 @@ mf_status pers_migrations_list(const char *dir, pers_migration *out, int max, in
     return MF_OK;
 }
 
-/* The first line of a libpq message (they end with a newline, some span several). */
-static int first_line(const char *msg) {
-    return (int)strcspn(msg, "\n");
-}
-
 /* Runs one statement; logs and returns MF_ERR_DB unless the result has status `want`. */
 static mf_status exec_expect(PGconn *c,
                              const char *sql,
@@ -85,8 +81,9 @@ static mf_status exec_expect(PGconn *c,
                              PGresult **keep) {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != want) {
-        const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
-        mf_log(MF_LOG_ERROR, "migrations: statement failed: %.*s", first_line(msg), msg);
+        char msg[512];
+        mf_pg_error_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
+        mf_log(MF_LOG_ERROR, "migrations: statement failed: %s", msg);
         PQclear(r);
         return MF_ERR_DB;
     }
@@ -141,8 +138,9 @@ static mf_status apply_one(PGconn *c, const pers_migration *m) {
     if (s == MF_OK) {
         r = PQexec(c, sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-            const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
-            mf_log(MF_LOG_ERROR, "migrations: %s failed: %.*s", m->name, first_line(msg), msg);
+            char msg[512];
+            mf_pg_error_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
+            mf_log(MF_LOG_ERROR, "migrations: %s failed: %s", m->name, msg);
             s = MF_ERR_DB;
         }
         PQclear(r);

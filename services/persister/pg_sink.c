@@ -14,7 +14,6 @@
 #include "pg_sink.h"
 
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "migrate.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
+#include "mf/pg_conn.h"
 #include "mf/tick.h"
 #include "mf/util.h"
 
@@ -31,8 +31,7 @@
 #define PRUNE_AGE_S "7200" /* the stream keeps 1 h: no redelivery can be older */
 
 typedef struct pg_sink {
-    char host[MF_CFG_STR], port[16], user[MF_CFG_STR], password[MF_CFG_STR];
-    char dbname[MF_CFG_STR], sslmode[32];
+    const mf_config *cfg; /* borrowed: the service's, read-only after start */
     char migrations_dir[1024];
     PGconn *conn;
     int ready;          /* connected, migrated, temp table created */
@@ -241,28 +240,6 @@ static void drop_conn(pg_sink *p) {
     atomic_store(&p->connected, 0);
 }
 
-/* libpq's messages span several lines: fold them into one logfmt-safe line. */
-static void one_line(const char *in, char *out, size_t size) {
-    size_t n = 0;
-    for (; *in && n + 1 < size; in++) {
-        char ch = *in;
-        if (ch == '\n' || ch == '\t' || ch == '\r' || ch == '"') ch = ch == '"' ? '\'' : ' ';
-        if (ch == ' ' && n > 0 && out[n - 1] == ' ') continue;
-        out[n++] = ch;
-    }
-    while (n > 0 && out[n - 1] == ' ') n--;
-    out[n] = '\0';
-}
-
-/* Server notices (e.g. "relation already exists, skipping") go to the debug log, not to
- * stderr as libpq's default processor would. */
-static void on_notice(void *arg, const char *message) {
-    char line[512];
-    (void)arg;
-    one_line(message, line, sizeof(line));
-    mf_log(MF_LOG_DEBUG, "postgres notice: %s", line);
-}
-
 /* Logs a failure (the first of an outage as a warning, later ones rate-limited) and
  * classifies it: MF_ERR_PARSE when the server rejected the data itself (SQLSTATE class 22)
  * on a healthy connection, else MF_ERR_DB (retry). */
@@ -272,7 +249,7 @@ static mf_status fail(pg_sink *p, PGresult *r, const char *what) {
     const char *raw = r ? PQresultErrorMessage(r) : "";
     char msg[512];
     if (raw[0] == '\0' && p->conn) raw = PQerrorMessage(p->conn);
-    one_line(raw, msg, sizeof(msg));
+    mf_pg_error_line(raw, msg, sizeof(msg));
     atomic_fetch_add(p->errors, 1);
     if (!p->down_logged || data_error) {
         mf_log(MF_LOG_WARN, "postgres %s failed sqlstate=%s: %s", what, state ? state : "-", msg);
@@ -297,30 +274,17 @@ static mf_status exec_cmd(pg_sink *p, const char *sql, ExecStatusType want, cons
 }
 
 static mf_status pg_connect(pg_sink *p) {
-    const char *keys[] = {"host",
-                          "port",
-                          "user",
-                          "password",
-                          "dbname",
-                          "sslmode",
-                          "application_name",
-                          "connect_timeout",
-                          NULL};
-    const char *vals[] = {
-        p->host, p->port, p->user, p->password, p->dbname, p->sslmode, "marketflow-persister",
-        "5",     NULL};
+    char err[512];
     int applied = 0;
-    p->conn = PQconnectdbParams(keys, vals, 0);
-    if (PQstatus(p->conn) != CONNECTION_OK) {
+    if (mf_pg_connect(&p->conn, p->cfg, "marketflow-persister", NULL, err, sizeof(err)) != MF_OK) {
         if (!p->down_logged)
-            mf_log(MF_LOG_WARN, "postgres not reachable host=%s port=%s: %.300s; retrying", p->host,
-                   p->port, PQerrorMessage(p->conn));
+            mf_log(MF_LOG_WARN, "postgres not reachable host=%s port=%d: %.300s; retrying",
+                   p->cfg->postgres.host, p->cfg->postgres.port, err);
         p->down_logged = 1;
         atomic_fetch_add(p->errors, 1);
         drop_conn(p);
         return MF_ERR_DB;
     }
-    PQsetNoticeProcessor(p->conn, on_notice, NULL);
     if (pers_migrate(p->conn, p->migrations_dir, &applied) != MF_OK) {
         atomic_fetch_add(p->errors, 1);
         drop_conn(p);
@@ -336,8 +300,8 @@ static mf_status pg_connect(pg_sink *p) {
     p->down_logged = 0;
     atomic_store(&p->connected, 1);
     atomic_fetch_add(p->reconnects, 1);
-    mf_log(MF_LOG_INFO, "postgres connected host=%s port=%s db=%s migrations_applied=%d", p->host,
-           p->port, p->dbname, applied);
+    mf_log(MF_LOG_INFO, "postgres connected host=%s port=%d db=%s migrations_applied=%d",
+           p->cfg->postgres.host, p->cfg->postgres.port, p->cfg->postgres.dbname, applied);
     return MF_OK;
 }
 
@@ -506,13 +470,7 @@ static void pg_destroy(void *impl) {
 mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir) {
     pg_sink *p = mf_xcalloc(1, sizeof(*p));
     pers_sink *s = mf_xcalloc(1, sizeof(*s));
-    snprintf(p->host, sizeof(p->host), "%s", cfg->postgres.host);
-    snprintf(p->port, sizeof(p->port), "%d", cfg->postgres.port);
-    snprintf(p->user, sizeof(p->user), "%s", cfg->postgres.user);
-    mf_config_pg_password(cfg, p->password, sizeof(p->password));
-    snprintf(p->dbname, sizeof(p->dbname), "%s", cfg->postgres.dbname);
-    snprintf(p->sslmode, sizeof(p->sslmode), "%s",
-             cfg->postgres.sslmode[0] ? cfg->postgres.sslmode : "prefer");
+    p->cfg = cfg;
     snprintf(p->migrations_dir, sizeof(p->migrations_dir), "%s", migrations_dir);
     p->next_prune = mf_mono_ms() + 60000;
     p->errors = mf_counter("persister_db_errors_total", "sink=\"postgres\"",

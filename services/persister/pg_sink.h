@@ -14,6 +14,7 @@
 #include "sink.h"
 
 /* Creates the adapter (no connection yet: the first ensure() connects and migrates).
+ * `cfg` is borrowed and must outlive the sink (connections read it, mf/pg_conn.h);
  * `migrations_dir` is copied. Caller destroys with sink->destroy(sink->impl), then free(). */
 mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir);
 

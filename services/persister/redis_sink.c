@@ -9,7 +9,6 @@
  * retention window from the stream: the cache is complete again within seconds. */
 #include "redis_sink.h"
 
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +18,8 @@
 
 #include "mf/log.h"
 #include "mf/metrics.h"
+#include "mf/redis_conn.h"
+#include "mf/redis_keys.h"
 #include "mf/util.h"
 
 #define LATEST_CAP 8192 /* keys conflated between two flushes; more are dropped (counted) */
@@ -137,10 +138,7 @@ typedef struct latest_slot {
 } latest_slot;
 
 typedef struct redis_sink {
-    char host[MF_CFG_STR];
-    int port;
-    char password[MF_CFG_STR];
-    int db;
+    const mf_config *cfg; /* borrowed: the service's, read-only after start */
     int retention_s;
     redisContext *ctx;
     char merge_sha[48];
@@ -182,8 +180,8 @@ static void drop_ctx(redis_sink *r) {
 static void down(redis_sink *r, const char *what, const char *err) {
     atomic_fetch_add(r->errors, 1);
     if (!r->down_logged)
-        mf_log(MF_LOG_WARN, "redis %s failed host=%s port=%d: %s; retrying", what, r->host, r->port,
-               err);
+        mf_log(MF_LOG_WARN, "redis %s failed host=%s port=%d: %s; retrying", what,
+               r->cfg->redis.host, r->cfg->redis.port, err);
     else
         mf_log_ratelimited(MF_LOG_WARN, 10000, "redis %s still failing: %s", what, err);
     r->down_logged = 1;
@@ -224,34 +222,18 @@ static int load_scripts(redis_sink *r) {
 }
 
 static mf_status rs_connect(redis_sink *r) {
-    struct timeval ctv = {1, 0}, tv = {2, 0};
-    char db[16];
-    r->ctx = redisConnectWithTimeout(r->host, r->port, ctv);
-    if (r->ctx == NULL || r->ctx->err) {
-        down(r, "connect", r->ctx ? r->ctx->errstr : "out of memory");
+    char err[512];
+    if (mf_redis_connect(&r->ctx, r->cfg, err, sizeof(err)) != MF_OK) {
+        down(r, "connect", err);
         return MF_ERR_DB;
-    }
-    redisSetTimeout(r->ctx, tv);
-    if (r->password[0]) {
-        const char *argv[] = {"AUTH", r->password};
-        redisReply *rep = command(r, "auth", 2, argv);
-        if (rep == NULL) return MF_ERR_DB;
-        freeReplyObject(rep);
-    }
-    if (r->db != 0) {
-        const char *argv[] = {"SELECT", db};
-        redisReply *rep;
-        snprintf(db, sizeof(db), "%d", r->db);
-        rep = command(r, "select", 2, argv);
-        if (rep == NULL) return MF_ERR_DB;
-        freeReplyObject(rep);
     }
     if (load_scripts(r) != 0) return MF_ERR_DB;
     r->down_logged = 0;
     atomic_store(&r->connected, 1);
     atomic_store(&r->rebuild, 1); /* a fresh connection may face an empty cache */
     atomic_fetch_add(r->connects, 1);
-    mf_log(MF_LOG_INFO, "redis connected host=%s port=%d db=%d", r->host, r->port, r->db);
+    mf_log(MF_LOG_INFO, "redis connected host=%s port=%d db=%d", r->cfg->redis.host,
+           r->cfg->redis.port, r->cfg->redis.db);
     return MF_OK;
 }
 
@@ -280,8 +262,8 @@ static void rs_rebuild_done(void *impl) {
 /* ---- merge ---------------------------------------------------------------------------- */
 
 typedef struct merge_cmd {
-    char key[160], seen[160], idx[160], latest[160];
-    char member[128], expire_at[24], start[24], trim[24], symkey[80];
+    char key[MF_RKEY_MAX], seen[MF_RKEY_MAX], idx[MF_RKEY_MAX], latest[MF_RKEY_MAX];
+    char member[128], expire_at[24], start[24], trim[24], symkey[MF_RKEY_MAX];
     char count[24], min[32], min_ts[24], max[32], max_ts[24];
     char open[32], open_ts[24], open_id[24], close[32], close_ts[24], close_id[24];
     char sum[1024], vol[1024], notional[1024], idx_ttl[16];
@@ -295,15 +277,16 @@ static int build_merge(const redis_sink *r,
                        const char **argv) {
     const char *ex = ro->exchange, *sym = ro->symbol;
     long long st = (long long)ro->start;
-    snprintf(m->key, sizeof(m->key), "mf:1s:%s:%s:%lld", ex, sym, st);
-    snprintf(m->seen, sizeof(m->seen), "mf:1s:seen:%s:%s:%lld", ex, sym, st);
-    snprintf(m->idx, sizeof(m->idx), "mf:1s:idx:%s:%s", ex, sym);
-    snprintf(m->latest, sizeof(m->latest), "mf:latest:%s:%s", ex, sym);
+    if (mf_rkey_1s(m->key, sizeof(m->key), ex, sym, st) < 0 ||
+        mf_rkey_1s_seen(m->seen, sizeof(m->seen), ex, sym, st) < 0 ||
+        mf_rkey_1s_idx(m->idx, sizeof(m->idx), ex, sym) < 0 ||
+        mf_rkey_latest(m->latest, sizeof(m->latest), ex, sym) < 0 ||
+        mf_rkey_symbol_member(m->symkey, sizeof(m->symkey), ex, sym) < 0)
+        return -1;
     snprintf(m->member, sizeof(m->member), "%s:%" PRIu64, ro->producer, ro->seq);
     snprintf(m->expire_at, sizeof(m->expire_at), "%lld", st + 1000LL * (r->retention_s + 60));
     snprintf(m->start, sizeof(m->start), "%lld", st);
     snprintf(m->trim, sizeof(m->trim), "%lld", (long long)(now - 1000LL * r->retention_s));
-    snprintf(m->symkey, sizeof(m->symkey), "%s:%s", ex, sym);
     snprintf(m->count, sizeof(m->count), "%lld", (long long)ro->count);
     snprintf(m->min, sizeof(m->min), "%.17g", ro->min);
     snprintf(m->min_ts, sizeof(m->min_ts), "%lld", (long long)ro->min_ts);
@@ -322,11 +305,11 @@ static int build_merge(const redis_sink *r,
         return -1;
     {
         const char *a[] = {
-            "EVALSHA",       r->merge_sha,   "6",       m->key,     m->seen,      m->idx,
-            "mf:symbols",    "mf:exchanges", m->latest, m->member,  m->expire_at, m->start,
-            m->trim,         m->symkey,      ex,        m->count,   m->min,       m->min_ts,
-            m->max,          m->max_ts,      m->open,   m->open_ts, m->open_id,   m->close,
-            m->close_ts,     m->close_id,    m->sum,    m->vol,     m->notional,  m->idx_ttl,
+            "EVALSHA",       r->merge_sha,      "6",       m->key,     m->seen,      m->idx,
+            MF_RKEY_SYMBOLS, MF_RKEY_EXCHANGES, m->latest, m->member,  m->expire_at, m->start,
+            m->trim,         m->symkey,         ex,        m->count,   m->min,       m->min_ts,
+            m->max,          m->max_ts,         m->open,   m->open_ts, m->open_id,   m->close,
+            m->close_ts,     m->close_id,       m->sum,    m->vol,     m->notional,  m->idx_ttl,
             m->housekeeping, m->latest_flag};
         memcpy(argv, a, sizeof(a));
         return (int)(sizeof(a) / sizeof(a[0]));
@@ -482,12 +465,13 @@ static void flush_latest(redis_sink *r) {
     if (n == 0 || r->ctx == NULL) return; /* Redis away: a newer tick will come */
     for (size_t i = 0; i < n; i++) {
         const mf_tick *t = &r->flushing[i].t;
-        char key[96], symkey[80], price[32], ts[24], recv[24];
-        const char *argv[] = {"EVALSHA",    r->latest_sha,  "3",        key,
-                              "mf:symbols", "mf:exchanges", price,      ts,
-                              recv,         symkey,         t->exchange};
-        snprintf(key, sizeof(key), "mf:latest:%s:%s", t->exchange, t->symbol);
-        snprintf(symkey, sizeof(symkey), "%s:%s", t->exchange, t->symbol);
+        char key[MF_RKEY_MAX], symkey[MF_RKEY_MAX], price[32], ts[24], recv[24];
+        const char *argv[] = {"EVALSHA",         r->latest_sha, "3", key,  MF_RKEY_SYMBOLS,
+                              MF_RKEY_EXCHANGES, price,         ts,  recv, symkey,
+                              t->exchange};
+        if (mf_rkey_latest(key, sizeof(key), t->exchange, t->symbol) < 0 ||
+            mf_rkey_symbol_member(symkey, sizeof(symkey), t->exchange, t->symbol) < 0)
+            continue; /* not bus tokens: mf_tick_from_json lets none through */
         snprintf(price, sizeof(price), "%.17g", t->price);
         snprintf(ts, sizeof(ts), "%lld", (long long)t->ts);
         snprintf(recv, sizeof(recv), "%lld", (long long)t->recv_ts);
@@ -546,10 +530,7 @@ static void rs_destroy(void *impl) {
 mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg) {
     redis_sink *r = mf_xcalloc(1, sizeof(*r));
     pers_sink *s = mf_xcalloc(1, sizeof(*s));
-    snprintf(r->host, sizeof(r->host), "%s", cfg->redis.host);
-    r->port = cfg->redis.port;
-    snprintf(r->password, sizeof(r->password), "%s", cfg->redis.password);
-    r->db = cfg->redis.db;
+    r->cfg = cfg;
     r->retention_s = cfg->redis.retention_s;
     pthread_mutex_init(&r->mu, NULL);
     r->latest = mf_xcalloc(LATEST_CAP, sizeof(*r->latest));

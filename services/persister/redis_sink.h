@@ -14,7 +14,8 @@
 #include "mf/config.h"
 #include "sink.h"
 
-/* Creates the adapter (no connection yet). Caller destroys with sink->destroy(sink->impl),
+/* Creates the adapter (no connection yet). `cfg` is borrowed and must outlive the sink
+ * (connections read it, mf/redis_conn.h). Caller destroys with sink->destroy(sink->impl),
  * then free(). */
 mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg);
 

@@ -213,3 +213,24 @@ expect 200 POST /mode/test -H 'Authorization: Bearer s3cr3t-token'
 [[ $(field .changed) == true ]] || mf_fail "token switch: $BODY"
 grep -q s3cr3t "$MF_TMP/api.log" && mf_fail "the token appears in the log"
 mf_pass "bearer token; mode kept in the CONTROL stream; secret never logged"
+
+# ---- core transport: the stored mode is read too; one decoder (mf/control.h) ------------
+# The stream holds "test" (the POST above); exchanges.mode says live: the stream must win, as
+# in the collector. A duplicate-key message is rejected (the collectors reject it too).
+CAT="$BUILD_DIR/tests/tools/mf-cat"
+mf_stop_bg api
+unset MARKETFLOW_API_MODE_TOKEN
+export MARKETFLOW_NATS_TRANSPORT=core MARKETFLOW_EXCHANGES_MODE=live
+mf_start_bg api "$API" --port "$MF_API_PORT"
+mf_wait_for 20 curl -fsS "$MF_API_URL/ping"
+expect 200 GET /mode
+[[ $(field .mode) == test ]] || mf_fail "core transport: stored mode not read: $BODY"
+"$CAT" pub marketflow.control.mode '{"mode":"test","mode":"live","by":"dup"}'
+"$CAT" pub marketflow.control.mode '{"mode":"test","by":"sync"}'
+mf_wait_for 5 bash -c "curl -fsS '$MF_API_URL/mode' | jq -e '.by == \"sync\"'"
+expect 200 GET /mode
+[[ $(field .mode) == test && $(field .previous) == test ]] ||
+    mf_fail "duplicate-key control message was not ignored: $BODY"
+expect 200 POST /mode/test
+[[ $(field .changed) == false ]] || mf_fail "core transport: stored mode not used by POST: $BODY"
+mf_pass "core transport: stored mode read at start and by POST; duplicate keys rejected"

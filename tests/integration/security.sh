@@ -144,6 +144,22 @@ mf_running rd-wrong || mf_fail "persister exited on a wrong Redis password"
 mf_stop_bg rd-wrong
 mf_pass "wrong PostgreSQL / Redis passwords: refused, logged, retried"
 
+# A Redis 6+ ACL user (redis.user): the connector sends AUTH <user> <password>.
+REDIS_USER_PASS="pw-$RANDOM$RANDOM-aclUSER"
+SECRETS+=("$REDIS_USER_PASS")
+rcli ACL SETUSER mfcache on ">$REDIS_USER_PASS" '~*' '&*' '+@all' >/dev/null ||
+    mf_fail "ACL SETUSER failed"
+mf_start_bg rd-user env MARKETFLOW_REDIS_USER=mfcache MARKETFLOW_REDIS_PASSWORD="$REDIS_USER_PASS" \
+    MARKETFLOW_LOG_INSTANCE=rd-user "$(mf_bin persister)" --sink redis
+mf_wait_for 20 grep -q "redis connected" "$MF_TMP/rd-user.log"
+mf_stop_bg rd-user
+mf_start_bg rd-nouser env MARKETFLOW_REDIS_USER=nosuchuser \
+    MARKETFLOW_REDIS_PASSWORD="$REDIS_USER_PASS" MARKETFLOW_LOG_INSTANCE=rd-nouser \
+    "$(mf_bin persister)" --sink redis
+mf_wait_for 20 grep -q "WRONGPASS" "$MF_TMP/rd-nouser.log"
+mf_stop_bg rd-nouser
+mf_pass "Redis ACL user (redis.user): AUTH <user> <password>; an unknown user is refused"
+
 # ---- 3. POST /mode and its bearer token ----------------------------------------------------
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$MF_API_URL/mode/test")
 [[ $code == 401 ]] || mf_fail "POST /mode without token: $code"

@@ -20,6 +20,7 @@
 #include "mf/log.h"
 #include "mf/nats_util.h"
 #include "mf/signals.h"
+#include "mf/subject.h"
 #include "mf/tick.h"
 #include "mf/util.h"
 
@@ -214,7 +215,12 @@ static int cmd_pub_lines(mf_nats *n, int js, int ticks) {
                 free(line);
                 return 1;
             }
-            mf_nats_subject(n, subject, sizeof(subject), "ticks.%s.%s", t.exchange, t.symbol);
+            if (mf_subject_key(subject, sizeof(subject), mf_nats_prefix(n), MF_SUBJECT_TICKS,
+                               t.exchange, t.symbol) < 0) {
+                fprintf(stderr, "mf-cat: no subject for tick: %s\n", line);
+                free(line);
+                return 1;
+            }
             mf_tick_msg_id(&t, id, sizeof(id));
             msg_id = id;
         } else {

@@ -95,27 +95,11 @@ static void test_msg_id_too_small(void **state) {
     }
 }
 
-/* The tick subject, against snprintf; every too-small buffer gives -1. */
-static void test_tick_subject(void **state) {
-    mf_tick t = {0};
-    char want[160], got[160];
-    int n;
-    (void)state;
-    snprintf(t.exchange, sizeof(t.exchange), "exchange2");
-    snprintf(t.symbol, sizeof(t.symbol), "DOGEUSDT");
-    n = snprintf(want, sizeof(want), "%s%s.%s", "mf.ticks.", t.exchange, t.symbol);
-    assert_int_equal(coll__tick_subject("mf.ticks.", &t, got, sizeof(got)), n);
-    assert_string_equal(got, want);
-    for (int k = 0; k <= n; k++)
-        assert_int_equal(coll__tick_subject("mf.ticks.", &t, got, (size_t)k), -1);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msg_id_fixed),
         cmocka_unit_test(test_msg_id_random),
         cmocka_unit_test(test_msg_id_too_small),
-        cmocka_unit_test(test_tick_subject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@ typedef struct mf_config {
     struct {
         char host[MF_CFG_STR];
         int port;
+        char user[MF_CFG_STR];     /* ACL user for AUTH; empty = the default user */
         char password[MF_CFG_STR]; /* secret */
         int db;
         int retention_s;
