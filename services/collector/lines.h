@@ -4,10 +4,9 @@
  * so complete lines are handed out without a copy; they stay valid until the next
  * coll_lines_space, reset or cleanup (the kept tail is moved to the front only then), so a
  * caller may collect the lines of one commit and use them after it. A trailing '\r' is
- * stripped (CRLF feeds),
- * empty lines are ignored. A line longer than max_line is skipped up to its newline without
- * being buffered whole, and reported once through on_too_long. Not thread-safe: one per
- * reader. */
+ * stripped (CRLF feeds), empty lines are ignored. A line longer than max_line is skipped up
+ * to its newline without being buffered whole, and reported once through on_too_long. Not
+ * thread-safe: one per reader. */
 #ifndef COLL_LINES_H
 #define COLL_LINES_H
 

@@ -5,20 +5,22 @@
  * gen_server_stop. Main only polls gen_server_done and reads atomic counters.
  * Ownership: a feed thread owns everything of its feed: its fan-out (mf_bcast: the listener,
  * the epoll set, the clients and their output buffers), the gen_stream (walk + faults), the
- * pacing state and a private log buffer. The only shared things are the stop flag (atomic), the
- * metrics (atomic) and the log file descriptor, written under log_mu by whole buffers of whole lines,
- * so lines of different feeds never interleave within a line. Loop of a feed thread: mf_bcast_poll
- * (timeout = time to the next due line, at most 50 ms: accept / read-and-discard / flush clients /
- * drop stalled ones) -> fault timers -> generate the lines due now into one batch -> broadcast the
- * batch (mf_bcast_send_all: write directly when a client has nothing pending, else append to its
- * bounded buffer; overflow drops the client) -> log the batch if it reached a client -> flush the
- * log every 200 ms. Slow clients: a client whose buffer would overflow is dropped. When every
- * client is more than half full, the feed waits instead (backpressure: a benchmark reader that
- * cannot keep up with "as fast as possible" is slowed, not dropped); a client that takes no byte
- * for 5 s while output is pending is dropped. Pacing: rate 0 sends one line per symbol every
- * interval_ms; rate R > 0 sends R lines/s in batches of whatever is due (token bucket from the time
- * generation (re)started; a backlog above 100 ms is skipped, not burst). No client, a pause or a
- * reached count stop generation; it restarts from "now" (no catch-up burst). */
+ * pacing state and a private log buffer. The only shared things are the stop flag (atomic),
+ * the metrics (atomic) and the log file descriptor, written under log_mu by whole buffers of
+ * whole lines, so lines of different feeds never interleave within a line.
+ * Loop of a feed thread: mf_bcast_poll (timeout = time to the next due line, at most 50 ms:
+ * accept / read-and-discard / flush clients / drop stalled ones) -> fault timers -> generate
+ * the lines due now into one batch -> broadcast the batch (mf_bcast_send_all: write directly
+ * when a client has nothing pending, else append to its bounded buffer; overflow drops the
+ * client) -> log the batch if it reached a client -> flush the log every 200 ms.
+ * Slow clients: a client whose buffer would overflow is dropped. When every client is more
+ * than half full, the feed waits instead (backpressure: a benchmark reader that cannot keep
+ * up with "as fast as possible" is slowed, not dropped); a client that takes no byte for 5 s
+ * while output is pending is dropped.
+ * Pacing: rate 0 sends one line per symbol every interval_ms; rate R > 0 sends R lines/s
+ * in batches of whatever is due (token bucket from the time generation (re)started; a
+ * backlog above 100 ms is skipped, not burst). No client, a pause or a reached count stop
+ * generation; it restarts from "now" (no catch-up burst). */
 #include "gen_server.h"
 
 #include <errno.h>
