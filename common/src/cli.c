@@ -1,4 +1,4 @@
-/* cli.c: the command line every service shares, and endpoint lists. */
+/* cli.c: the command line every service shares. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +150,7 @@ mf_cli_result mf_config_cli(mf_config *cfg,
     if (mf_config_validate(cfg, err, sizeof(err)) != MF_OK) goto bad;
     if (check) {
         mf_config_dump(cfg, stdout);
+        mf_config_dump_endpoints(cfg, stdout);
         return MF_CLI_EXIT_OK;
     }
     return MF_CLI_RUN;
@@ -157,68 +158,4 @@ mf_cli_result mf_config_cli(mf_config *cfg,
 bad:
     fprintf(stderr, "%s: %s\n", prog, err);
     return MF_CLI_EXIT_BAD;
-}
-
-static int parse_endpoint(const char *item, size_t len, mf_endpoint *ep, char *err, size_t errlen) {
-    char buf[256];
-    char *eq, *colon;
-    int64_t port;
-    if (len == 0 || len >= sizeof(buf)) {
-        snprintf(err, errlen, "empty or overlong entry");
-        return -1;
-    }
-    memcpy(buf, item, len);
-    buf[len] = '\0';
-    eq = strchr(buf, '=');
-    colon = strrchr(buf, ':');
-    if (eq == NULL || colon == NULL || colon < eq) {
-        snprintf(err, errlen, "'%s' is not name=host:port", buf);
-        return -1;
-    }
-    *eq = '\0';
-    *colon = '\0';
-    if (!mf_token_valid(buf)) {
-        snprintf(err, errlen, "exchange name '%s' is not [A-Za-z0-9_-]{1,32}", buf);
-        return -1;
-    }
-    if (eq[1] == '\0' || mf_parse_i64(colon + 1, 1, 65535, &port) != 0) {
-        snprintf(err, errlen, "'%s' needs host:port with a port in 1..65535", item);
-        return -1;
-    }
-    if (mf_strlcpy(ep->name, buf, sizeof(ep->name)) != 0) return -1; /* checked above */
-    if (mf_strlcpy(ep->host, eq + 1, sizeof(ep->host)) != 0) {
-        snprintf(err, errlen, "host too long in '%s'", buf);
-        return -1;
-    }
-    ep->port = (int)port;
-    return 0;
-}
-
-mf_status
-mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err, size_t errlen) {
-    const char *p = list;
-    *n = 0;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len > 0 && (*p == ' ' || *p == '\t')) p++, len--;
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
-        if (len > 0) {
-            if (*n >= max) {
-                snprintf(err, errlen, "more than %d endpoints", max);
-                return MF_ERR_CONFIG;
-            }
-            if (parse_endpoint(p, len, &out[*n], err, errlen) != 0) return MF_ERR_CONFIG;
-            for (int i = 0; i < *n; i++) {
-                if (strcmp(out[i].name, out[*n].name) == 0) {
-                    snprintf(err, errlen, "exchange '%s' listed twice", out[i].name);
-                    return MF_ERR_CONFIG;
-                }
-            }
-            (*n)++;
-        }
-        if (end == NULL) break;
-        p = end + 1;
-    }
-    return MF_OK;
 }

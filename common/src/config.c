@@ -389,3 +389,172 @@ int mf_mode_parse(const char *s, mf_mode *out) {
         return -1;
     return 0;
 }
+
+/* ---- endpoint lists ----------------------------------------------------------------------- */
+
+static const char *const feed_kinds[MF_FEED_KIND_COUNT] = {"line", "binance"};
+
+const char *mf_feed_kind_str(mf_feed_kind k) {
+    return (unsigned)k < MF_FEED_KIND_COUNT ? feed_kinds[k] : "?";
+}
+
+/* host:port (host may be "[v6]" when bracketed) into ep->host / ep->port. `item` names the
+ * whole entry in errors. */
+static int
+parse_hostport(char *hp, int brackets, mf_endpoint *ep, const char *item, char *err, size_t errlen) {
+    char *colon = strrchr(hp, ':'), *host = hp;
+    int64_t port;
+    if (brackets && hp[0] == '[') {
+        char *close = strchr(hp, ']');
+        if (close == NULL || close[1] != ':') {
+            snprintf(err, errlen, "'%s': an IPv6 host is written [addr]:port", item);
+            return -1;
+        }
+        *close = '\0';
+        host = hp + 1;
+        colon = close + 1;
+    }
+    if (colon == NULL || colon == host || (!brackets && colon == hp) ||
+        mf_parse_i64(colon + 1, 1, 65535, &port) != 0) {
+        snprintf(err, errlen, "'%s' needs host:port with a port in 1..65535", item);
+        return -1;
+    }
+    *colon = '\0';
+    if (host[0] == '\0') {
+        snprintf(err, errlen, "'%s' needs host:port with a port in 1..65535", item);
+        return -1;
+    }
+    if (mf_strlcpy(ep->host, host, sizeof(ep->host)) != 0) {
+        snprintf(err, errlen, "host too long in '%s'", item);
+        return -1;
+    }
+    ep->port = (int)port;
+    return 0;
+}
+
+/* "KIND+TRANSPORT://host:port[/path]" (the text after "name="). */
+static int parse_url(char *url, mf_endpoint *ep, const char *item, char *err, size_t errlen) {
+    char *sep = strstr(url, "://"), *plus = strchr(url, '+'), *hp, *slash;
+    const char *transport;
+    int k;
+    if (plus == NULL || plus > sep) {
+        snprintf(err, errlen, "'%s': a URL is KIND+TRANSPORT://host:port (e.g. line+tcp://)", item);
+        return -1;
+    }
+    *plus = '\0';
+    *sep = '\0';
+    transport = plus + 1;
+    for (k = 0; k < MF_FEED_KIND_COUNT && strcmp(url, feed_kinds[k]) != 0; k++) continue;
+    if (k == MF_FEED_KIND_COUNT) {
+        snprintf(err, errlen, "'%s': unknown feed kind '%s' (one of line, binance)", item, url);
+        return -1;
+    }
+    ep->kind = (mf_feed_kind)k;
+    if (ep->kind == MF_FEED_BINANCE) {
+        snprintf(err, errlen, "'%s': feed kind 'binance' is not built yet (only line is)", item);
+        return -1;
+    }
+    if (strcmp(transport, "tcp") != 0) {
+        snprintf(err, errlen, "'%s': feed kind line runs over tcp, not '%s'", item, transport);
+        return -1;
+    }
+    hp = sep + 3;
+    slash = strchr(hp, '/');
+    if (slash != NULL) {
+        if (slash[1] != '\0') {
+            snprintf(err, errlen, "'%s': feed kind line takes no path", item);
+            return -1;
+        }
+        *slash = '\0';
+    }
+    return parse_hostport(hp, 1, ep, item, err, errlen);
+}
+
+static void endpoint_url(mf_endpoint *ep) {
+    const char *transport = "tcp"; /* the one transport built: kind line */
+    int v6 = strchr(ep->host, ':') != NULL;
+    snprintf(ep->url, sizeof(ep->url), "%s+%s://%s%s%s:%d%s", mf_feed_kind_str(ep->kind), transport,
+             v6 ? "[" : "", ep->host, v6 ? "]" : "", ep->port, ep->path);
+}
+
+static int parse_endpoint(const char *item, size_t len, mf_endpoint *ep, char *err, size_t errlen) {
+    char buf[MF_ENDPOINT_HOST + MF_ENDPOINT_PATH + 64], whole[sizeof(buf)];
+    char *eq, *target;
+    int rc;
+    if (len == 0 || len >= sizeof(buf)) {
+        snprintf(err, errlen, "empty or overlong entry");
+        return -1;
+    }
+    memset(ep, 0, sizeof(*ep));
+    memcpy(buf, item, len);
+    buf[len] = '\0';
+    memcpy(whole, buf, len + 1);
+    eq = strchr(buf, '=');
+    if (eq == NULL || strrchr(buf, ':') == NULL || strrchr(buf, ':') < eq) {
+        snprintf(err, errlen, "'%s' is not name=host:port or name=KIND+TRANSPORT://host:port",
+                 whole);
+        return -1;
+    }
+    *eq = '\0';
+    target = eq + 1;
+    if (!mf_token_valid(buf)) {
+        snprintf(err, errlen, "exchange name '%s' is not [A-Za-z0-9_-]{1,32}", buf);
+        return -1;
+    }
+    if (mf_strlcpy(ep->name, buf, sizeof(ep->name)) != 0) return -1; /* checked above */
+    ep->kind = MF_FEED_LINE;
+    if (strstr(target, "://") != NULL)
+        rc = parse_url(target, ep, whole, err, errlen);
+    else
+        rc = parse_hostport(target, 0, ep, whole, err, errlen);
+    if (rc == 0) endpoint_url(ep);
+    return rc;
+}
+
+mf_status
+mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err, size_t errlen) {
+    const char *p = list;
+    *n = 0;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t')) p++, len--;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+        if (len > 0) {
+            if (*n >= max) {
+                snprintf(err, errlen, "more than %d endpoints", max);
+                return MF_ERR_CONFIG;
+            }
+            if (parse_endpoint(p, len, &out[*n], err, errlen) != 0) return MF_ERR_CONFIG;
+            for (int i = 0; i < *n; i++) {
+                if (strcmp(out[i].name, out[*n].name) == 0) {
+                    snprintf(err, errlen, "exchange '%s' listed twice", out[i].name);
+                    return MF_ERR_CONFIG;
+                }
+            }
+            (*n)++;
+        }
+        if (end == NULL) break;
+        p = end + 1;
+    }
+    return MF_OK;
+}
+
+void mf_config_dump_endpoints(const mf_config *cfg, FILE *f) {
+    const struct {
+        const char *name, *list;
+    } lists[] = {{"exchanges.live", cfg->exchanges.live},
+                 {"exchanges.test", cfg->exchanges.test},
+                 {"generator.listen", cfg->generator.listen}};
+    mf_endpoint eps[MF_MAX_FEEDS];
+    char err[256];
+    int n;
+    fprintf(f, "\n# endpoints (kind and URL of every entry)\n");
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        if (mf_endpoints_parse(lists[i].list, eps, MF_MAX_FEEDS, &n, err, sizeof(err)) != MF_OK)
+            continue;
+        for (int k = 0; k < n; k++)
+            fprintf(f, "# %s %s kind=%s url=%s\n", lists[i].name, eps[k].name,
+                    mf_feed_kind_str(eps[k].kind), eps[k].url);
+    }
+}

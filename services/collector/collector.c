@@ -5,17 +5,20 @@
  *  - the caller of coll_set_mode / coll_stop (main's loop): opens and closes feed sets. It
  *    never touches a socket; closing a set means: raise the feeds' stop flags, join the
  *    readers, close the worker queues, join the workers (they drain what was queued).
- *  - one reader per feed ("rd-<exchange>"): connects through the feed port, retrying forever
- *    with backoff capped at 250 ms (a feed that returns is read again within ~0.3 s), reads
- *    into a coll_lines buffer and groups the complete lines of each read into one batch per
- *    worker. The worker is chosen by a hash of the line's symbol, so a feed's per-symbol order
- *    is kept. A batch is pushed into that worker's bounded queue, waiting at most 200 ms;
- *    after that it is dropped and counted, because the reader must keep draining the socket
- *    (an exchange stalls its other clients when one stops reading).
- *  - workers_per_feed workers per feed ("wk-<exchange>"): own the batches they pop; parse
- *    each line with mf_feed_line_parse (timestamp window: aggregator.max_lateness_s behind,
- *    aggregator.max_skew_s ahead), count rejects by reason, fill exchange (the endpoint's
- *    name) and recv_ts (when the reader read it), and hand the tick to the sink.
+ *  - one reader per feed ("rd-<exchange>"): opens the feed through the feed port (feed.h;
+ *    the adapter of the endpoint's kind), retrying forever with backoff capped at 250 ms (a
+ *    feed that returns is read again within ~0.3 s), takes the frames of each next() (for the
+ *    line adapter: the complete lines of one read) and groups them into one batch per worker.
+ *    The worker is chosen by the frame's shard key (a hash of its symbol), so a feed's
+ *    per-symbol order is kept. A batch is pushed into that worker's bounded queue, waiting at
+ *    most 200 ms; after that it is dropped and counted, because the reader must keep draining
+ *    the socket (an exchange stalls its other clients when one stops reading).
+ *  - workers_per_feed workers per feed ("wk-<exchange>"): own the batches they pop; decode
+ *    each frame with the adapter's decode() (the line adapter's strict parser also checks
+ *    the timestamp window: aggregator.max_lateness_s behind, aggregator.max_skew_s ahead),
+ *    count rejects by reason, fill exchange (the endpoint's name) and recv_ts (when the
+ *    reader read it), and hand the tick to the sink. Decoding runs here, not in the reader,
+ *    so that it is spread over the pool: the reader only frames and hashes.
  *  - the heartbeat thread calls coll_status_fill.
  * Shared state: per-feed counters are atomics. The pointer to the open feed set is guarded
  * by c->mu, held only to swap or read it (never across a join). */
@@ -28,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lines.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/queue.h"
@@ -46,7 +48,7 @@ typedef struct coll_batch_line {
     uint32_t off, len;
 } coll_batch_line;
 
-/* The lines of one read that go to one worker: copied out of the read buffer. */
+/* The frames of one read that go to one worker: copied out of the adapter's buffer. */
 typedef struct coll_batch {
     coll_batch_line *lines;
     size_t n, lines_cap;
@@ -67,6 +69,7 @@ typedef struct coll_worker {
 
 struct coll_feed {
     collector *c;
+    const coll_feed_ops *ops; /* the adapter of ep.kind */
     mf_endpoint ep;
     char endpoint[160];
     atomic_int stop;
@@ -136,21 +139,6 @@ static void batch_add(coll_batch *b, const char *line, size_t len) {
     b->n++;
 }
 
-/* ---- symbol hash -------------------------------------------------------------------------- */
-
-unsigned coll_symbol_hash(const char *line, size_t len) {
-    static const char key[] = "\"symbol\"";
-    const char *p = memmem(line, len, key, sizeof(key) - 1);
-    const char *end = line + len;
-    unsigned h = 2166136261u; /* FNV-1a */
-    if (p == NULL) return 0;
-    p += sizeof(key) - 1;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == ':')) p++;
-    if (p >= end || *p != '"') return 0;
-    for (p++; p < end && *p != '"'; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    return h;
-}
-
 /* ---- workers ------------------------------------------------------------------------------ */
 
 static void count_reject(coll_feed *f, mf_reject r, const char *line, size_t len) {
@@ -200,23 +188,25 @@ static void process_batch(coll_feed *f, const coll_batch *b) {
     int64_t now = mf_now_ms();
     int64_t past = (int64_t)cfg->aggregator.max_lateness_s * 1000;
     int64_t future = (int64_t)cfg->aggregator.max_skew_s * 1000;
+    coll_decode_env env = {.now_ms = now, .max_past_ms = past, .max_future_ms = future};
     coll_out out, *o = &out;
-    mf_tick t;
+    coll_msg m;
     o->n = 0;
     o->ticks = o->dropped = 0;
     o->max_ts = 0;
-    memset(&t, 0, sizeof(t));
-    memcpy(t.exchange, f->ep.name, sizeof(t.exchange));
+    memset(&m, 0, sizeof(m));
+    memcpy(m.u.tick.exchange, f->ep.name, sizeof(m.u.tick.exchange)); /* decode leaves it */
     for (size_t i = 0; i < b->n; i++) {
         const char *line = b->data + b->lines[i].off;
         size_t len = b->lines[i].len;
-        mf_reject r = mf_feed_line_parse(line, len, now, past, future, &t);
+        mf_reject r = f->ops->decode(line, len, &env, &m);
         if (r != MF_REJECT_NONE) {
             count_reject(f, r, line, len);
             continue;
         }
-        t.recv_ts = b->recv_ts;
-        out_add(f, o, &t);
+        if (m.kind != COLL_MSG_TICK) continue; /* depth and snapshots: the Binance issue */
+        m.u.tick.recv_ts = b->recv_ts;
+        out_add(f, o, &m.u.tick);
     }
     out_flush(f, o);
     if (o->ticks) {
@@ -249,24 +239,23 @@ static void *worker_main(void *arg) {
 
 /* ---- reader ------------------------------------------------------------------------------- */
 
-static void on_line(void *ctx, const char *line, size_t len) {
-    coll_feed *f = ctx;
-    coll_worker *w = &f->workers[coll_symbol_hash(line, len) % (unsigned)f->nworkers];
-    if (w->pending == NULL) w->pending = batch_new(f->recv_now);
-    batch_add(w->pending, line, len);
-    f->read_lines++;
+/* Spreads the frames of one next() over the workers' pending batches. */
+static void take_frames(coll_feed *f, const coll_frames *fr) {
+    for (size_t i = 0; i < fr->n; i++) {
+        const coll_frame *x = &fr->v[i];
+        coll_worker *w = &f->workers[x->key % (unsigned)f->nworkers];
+        if (w->pending == NULL) w->pending = batch_new(f->recv_now);
+        batch_add(w->pending, x->data, x->len);
+    }
+    f->read_lines += (long long)(fr->n + fr->too_long);
+    if (fr->too_long == 0) return;
+    atomic_fetch_add(&f->rejected[MF_REJECT_TOO_LONG], (long long)fr->too_long);
+    atomic_fetch_add(f->m_rejected[MF_REJECT_TOO_LONG], (long long)fr->too_long);
+    for (size_t i = 0; i < fr->too_long; i++)
+        mf_log_ratelimited(MF_LOG_WARN, 5000,
+                           "line rejected exchange=%s reason=too_long max_line=%d", f->ep.name,
+                           f->c->cfg->collector.max_line);
 }
-
-static void on_too_long(void *ctx) {
-    coll_feed *f = ctx;
-    f->read_lines++;
-    atomic_fetch_add(&f->rejected[MF_REJECT_TOO_LONG], 1);
-    atomic_fetch_add(f->m_rejected[MF_REJECT_TOO_LONG], 1);
-    mf_log_ratelimited(MF_LOG_WARN, 5000, "line rejected exchange=%s reason=too_long max_line=%d",
-                       f->ep.name, f->c->cfg->collector.max_line);
-}
-
-static const coll_lines_cb reader_cb = {on_line, on_too_long};
 
 /* Hands each worker its batch of this read. Never waits more than PUSH_TIMEOUT_MS. */
 static void flush_batches(coll_feed *f) {
@@ -307,12 +296,12 @@ static void set_connected(coll_feed *f, int up) {
     atomic_store(f->m_connected, up);
 }
 
-/* Connects, retrying until connected or closed. Returns NULL when closed. */
-static void *feed_connect(coll_feed *f, int *ever) {
-    const coll_feed_ops *ops = f->c->ops;
-    void *conn = NULL;
+/* Opens the feed, retrying until connected or closed. Returns NULL when closed. */
+static coll_feed_conn *feed_connect(coll_feed *f, int *ever) {
+    coll_feed_opts opts = {.max_line = (size_t)f->c->cfg->collector.max_line};
+    coll_feed_conn *conn = NULL;
     for (int attempt = 0; !atomic_load(&f->stop); attempt++) {
-        mf_status s = ops->connect(&conn, &f->ep, CONNECT_TIMEOUT_MS);
+        mf_status s = f->ops->open(&conn, &f->ep, &opts, CONNECT_TIMEOUT_MS);
         if (s == MF_OK) {
             if (*ever) {
                 atomic_fetch_add(&f->reconnects, 1);
@@ -320,8 +309,8 @@ static void *feed_connect(coll_feed *f, int *ever) {
             }
             *ever = 1;
             set_connected(f, 1);
-            mf_log(MF_LOG_INFO, "feed connected exchange=%s endpoint=%s kind=%s attempts=%d",
-                   f->ep.name, f->endpoint, ops->kind, attempt + 1);
+            mf_log(MF_LOG_INFO, "feed connected exchange=%s endpoint=%s kind=%s url=%s attempts=%d",
+                   f->ep.name, f->endpoint, f->ops->kind, f->ep.url, attempt + 1);
             return conn;
         }
         if (attempt == 0)
@@ -334,44 +323,37 @@ static void *feed_connect(coll_feed *f, int *ever) {
 
 static void *reader_main(void *arg) {
     coll_feed *f = arg;
-    const coll_feed_ops *ops = f->c->ops;
-    coll_lines lb;
-    void *conn = NULL;
+    coll_feed_conn *conn = NULL;
     int ever = 0;
     char name[48]; /* mf_thread_name keeps 15 */
     snprintf(name, sizeof(name), "rd-%s", f->ep.name);
     mf_thread_name(name);
-    coll_lines_init(&lb, (size_t)f->c->cfg->collector.max_line);
     while (!atomic_load(&f->stop)) {
-        size_t avail, n = 0;
-        char *space;
+        coll_frames fr;
         mf_status s;
         if (conn == NULL) {
-            conn = feed_connect(f, &ever);
-            coll_lines_reset(&lb);
+            conn = feed_connect(f, &ever); /* a new connection starts with no partial frame */
             continue;
         }
-        space = coll_lines_space(&lb, &avail);
-        s = ops->read(conn, space, avail, &n, READ_TIMEOUT_MS);
+        s = conn->ops->next(conn, &fr, READ_TIMEOUT_MS);
         if (s == MF_ERR_TIMEOUT) continue;
         if (s != MF_OK) {
             mf_log(MF_LOG_WARN, "feed disconnected exchange=%s endpoint=%s: %s; reconnecting",
                    f->ep.name, f->endpoint, s == MF_ERR_CLOSED ? "closed by peer" : "I/O error");
-            ops->close(conn);
+            coll_feed_close(conn);
             conn = NULL;
             set_connected(f, 0);
             continue;
         }
         f->recv_now = mf_now_ms();
-        coll_lines_commit(&lb, n, &reader_cb, f);
+        take_frames(f, &fr);
         flush_batches(f);
     }
     if (conn != NULL) {
-        ops->close(conn);
+        coll_feed_close(conn);
         mf_log(MF_LOG_INFO, "feed closed exchange=%s endpoint=%s", f->ep.name, f->endpoint);
     }
     set_connected(f, 0);
-    coll_lines_cleanup(&lb);
     return NULL;
 }
 
@@ -396,6 +378,8 @@ static void feed_metrics(coll_feed *f) {
 static void feed_start(collector *c, coll_feed *f, const mf_endpoint *ep) {
     f->c = c;
     f->ep = *ep;
+    f->ops = c->ops != NULL ? c->ops : coll_feed_ops_for(ep->kind);
+    MF_ASSERT(f->ops != NULL); /* mf_endpoints_parse accepts only kinds that are built */
     snprintf(f->endpoint, sizeof(f->endpoint), "%s:%d", ep->host, ep->port);
     feed_metrics(f);
     f->nworkers = c->cfg->collector.workers_per_feed;
@@ -453,8 +437,7 @@ static void feedset_close(coll_feedset *fs) {
 mf_status
 coll_create(collector **out, const mf_config *cfg, const coll_feed_ops *ops, coll_sink sink) {
     collector *c;
-    if (out == NULL || cfg == NULL || ops == NULL || sink.publish == NULL)
-        return MF_ERR_INVALID_ARG;
+    if (out == NULL || cfg == NULL || sink.publish == NULL) return MF_ERR_INVALID_ARG;
     c = mf_xcalloc(1, sizeof(*c));
     c->cfg = cfg;
     c->ops = ops;

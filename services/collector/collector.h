@@ -1,5 +1,6 @@
 /* collector.h: the collector core: one reader thread per feed, a worker pool per feed that
- * validates and normalises lines into ticks and hands them to a sink (the publisher).
+ * decodes (through the feed's adapter), validates and normalises messages into ticks and
+ * hands them to a sink (the publisher).
  *
  * The core knows no NATS: feeds come in through the feed port (feed.h) and ticks leave
  * through coll_sink, so tests run it with an in-memory feed and a recording sink. */
@@ -27,8 +28,9 @@ typedef struct coll_sink {
 
 typedef struct collector collector;
 
-/* Creates the collector with no feeds open. `cfg` is borrowed (read-only, outlives it);
- * `ops` is the feed adapter. */
+/* Creates the collector with no feeds open. `cfg` is borrowed (read-only, outlives it).
+ * `ops` NULL: each endpoint is read through the adapter of its kind (coll_feed_ops_for);
+ * else `ops` serves every endpoint (tests). */
 mf_status
 coll_create(collector **out, const mf_config *cfg, const coll_feed_ops *ops, coll_sink sink);
 /* Switches to `mode`: closes the feeds of the current mode (their readers stop, their
@@ -52,8 +54,5 @@ typedef struct coll_totals {
     int feeds, connected;
 } coll_totals;
 void coll_totals_get(collector *c, coll_totals *t);
-
-/* Exposed for tests: the worker a line goes to (hash of its "symbol" value). */
-unsigned coll_symbol_hash(const char *line, size_t len);
 
 #endif

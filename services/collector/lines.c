@@ -19,11 +19,15 @@ void coll_lines_cleanup(coll_lines *lb) {
 }
 
 void coll_lines_reset(coll_lines *lb) {
-    lb->len = 0;
+    lb->off = lb->len = 0;
     lb->skipping = 0;
 }
 
 char *coll_lines_space(coll_lines *lb, size_t *avail) {
+    if (lb->off > 0) {
+        memmove(lb->buf, lb->buf + lb->off, lb->len);
+        lb->off = 0;
+    }
     *avail = lb->cap - lb->len;
     return lb->buf + lb->len;
 }
@@ -41,6 +45,7 @@ static void emit(coll_lines *lb, const char *line, size_t len, const coll_lines_
 void coll_lines_commit(coll_lines *lb, size_t n, const coll_lines_cb *cb, void *ctx) {
     size_t end = lb->len + n, start = 0, i = lb->len;
     char *nl;
+    MF_ASSERT(lb->off == 0); /* bytes were written at coll_lines_space() */
     /* buf[0..len) holds no newline (it is the tail of an incomplete line): scan new bytes. */
     while (i < end && (nl = memchr(lb->buf + i, '\n', end - i)) != NULL) {
         size_t pos = (size_t)(nl - lb->buf);
@@ -61,7 +66,7 @@ void coll_lines_commit(coll_lines *lb, size_t n, const coll_lines_cb *cb, void *
         lb->len = 0;
         return;
     }
-    memmove(lb->buf, lb->buf + start, end - start);
+    lb->off = start; /* moved to the front by the next coll_lines_space() */
     lb->len = end - start;
 }
 

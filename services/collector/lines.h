@@ -1,10 +1,12 @@
 /* lines.h: splits a byte stream into lines (the feed protocol's framing, DESIGN section 3).
  *
  * Reads go straight into the splitter's buffer (coll_lines_space, then coll_lines_commit),
- * so complete lines are handed out without a copy. A trailing '\r' is stripped (CRLF feeds),
- * empty lines are ignored. A line longer than max_line is skipped up to its newline without
- * being buffered whole, and reported once through on_too_long. Not thread-safe: one per
- * reader. */
+ * so complete lines are handed out without a copy; they stay valid until the next
+ * coll_lines_space, reset or cleanup (the kept tail is moved to the front only then), so a
+ * caller may collect the lines of one commit and use them after it. A trailing '\r' is
+ * stripped (CRLF feeds), empty lines are ignored. A line longer than max_line is skipped up
+ * to its newline without being buffered whole, and reported once through on_too_long. Not
+ * thread-safe: one per reader. */
 #ifndef COLL_LINES_H
 #define COLL_LINES_H
 
@@ -19,8 +21,9 @@ typedef struct coll_lines_cb {
 
 typedef struct coll_lines {
     char *buf;
-    size_t cap;      /* max_line + 2 + read chunk */
-    size_t len;      /* bytes of an incomplete line kept at buf[0..len) */
+    size_t cap; /* max_line + 2 + read chunk */
+    size_t off; /* the incomplete line kept is buf[off, off + len) */
+    size_t len;
     size_t max_line; /* longest accepted line, in bytes without the line ending */
     int skipping;    /* inside an overlong line: drop bytes until the next '\n' */
 } coll_lines;
@@ -32,7 +35,8 @@ void coll_lines_init(coll_lines *lb, size_t max_line);
 void coll_lines_cleanup(coll_lines *lb);
 /* Forgets any partial line (after a reconnect). */
 void coll_lines_reset(coll_lines *lb);
-/* Where the next read may write, and how many bytes fit there (>= COLL_LINES_CHUNK). */
+/* Where the next read may write, and how many bytes fit there (>= COLL_LINES_CHUNK). Ends
+ * the life of the lines emitted by the last commit. */
 char *coll_lines_space(coll_lines *lb, size_t *avail);
 /* Takes `n` bytes just written at coll_lines_space() and emits every complete line. */
 void coll_lines_commit(coll_lines *lb, size_t n, const coll_lines_cb *cb, void *ctx);

@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
         sink.publish = coll_pub_tick;
         sink.ctx = a.pub;
         sink.publish_many = coll_pub_ticks;
-        s = coll_create(&a.c, &app.cfg, &coll_feed_tcp, sink);
+        s = coll_create(&a.c, &app.cfg, NULL, sink);
     }
     if (s == MF_OK) s = coll_control_create(&a.ctl, app.nats, app.cfg.exchanges.mode);
     if (s == MF_OK) s = mf_app_heartbeat(&app, fill_status, &a);

@@ -3,16 +3,16 @@
  * DESIGN
  * Threads: one per feed ("gen-<exchange>"), started by gen_server_start and joined by
  * gen_server_stop. Main only polls gen_server_done and reads atomic counters.
- * Ownership: a feed thread owns everything of its feed: the listener, the epoll set, the
- * clients and their output buffers, the gen_stream (walk + faults), the pacing state and a
- * private log buffer. The only shared things are the stop flag (atomic), the metrics
- * (atomic) and the log file descriptor, written under log_mu by whole buffers of whole
- * lines, so lines of different feeds never interleave within a line.
- * Loop of a feed thread: epoll_wait (timeout = time to the next due line, at most 50 ms) ->
- * accept / read-and-discard / flush clients -> fault timers -> generate the lines due now
- * into one batch -> broadcast the batch (write directly when a client has nothing pending,
- * else append to its bounded buffer; overflow drops the client) -> log the batch if it
- * reached a client -> flush the log every 200 ms.
+ * Ownership: a feed thread owns everything of its feed: its fan-out (mf_bcast: the listener,
+ * the epoll set, the clients and their output buffers), the gen_stream (walk + faults), the
+ * pacing state and a private log buffer. The only shared things are the stop flag (atomic),
+ * the metrics (atomic) and the log file descriptor, written under log_mu by whole buffers of
+ * whole lines, so lines of different feeds never interleave within a line.
+ * Loop of a feed thread: mf_bcast_poll (timeout = time to the next due line, at most 50 ms:
+ * accept / read-and-discard / flush clients / drop stalled ones) -> fault timers -> generate
+ * the lines due now into one batch -> broadcast the batch (mf_bcast_send_all: write directly
+ * when a client has nothing pending, else append to its bounded buffer; overflow drops the
+ * client) -> log the batch if it reached a client -> flush the log every 200 ms.
  * Slow clients: a client whose buffer would overflow is dropped. When every client is more
  * than half full, the feed waits instead (backpressure: a benchmark reader that cannot keep
  * up with "as fast as possible" is slowed, not dropped); a client that takes no byte for 5 s
@@ -26,18 +26,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "gen_stream.h"
+#include "mf/bcast.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/util.h"
@@ -49,29 +47,17 @@
 #define STOP_FLUSH_MS 1000         /* pending output flushed at stop for this long */
 #define MAX_BACKLOG_MS 100         /* rate mode: older backlog is skipped */
 #define STALL_DROP_MS 5000         /* a client taking no byte for this long is dropped */
-#define EPOLL_EVENTS 64
-
-typedef struct gen_client {
-    int fd;
-    int dead;            /* closed; freed after the current loop iteration */
-    int out_armed;       /* EPOLLOUT registered */
-    int64_t progress_ms; /* monotonic ms of the last byte the kernel took (or of connect) */
-    char *out;           /* pending bytes are out[off, len) */
-    size_t off, len, cap;
-    char addr[64];
-} gen_client;
 
 typedef struct gen_feed {
     struct gen_server *srv;
     int index;
     mf_endpoint ep;
-    int lfd, epfd;
+    char label[64]; /* "exchange=<name>": the fan-out's log context */
+    mf_bcast *bc;
     pthread_t thread;
     int started;
     gen_stream stream;
     gen_stream_stats reported; /* stream stats already added to the metrics */
-    gen_client **clients;
-    int nclients, clients_cap;
     char *batch;
     size_t batch_len;
     int batch_lines;
@@ -159,18 +145,50 @@ static void feed_metrics(gen_feed *f) {
     f->m_pauses = feed_counter(f, "generator_faults_total", "pause", "injected faults");
 }
 
+/* ---- the fan-out's callbacks: metrics ------------------------------------------------------ */
+
+static int on_accept(void *ctx, const char *addr) {
+    gen_feed *f = ctx;
+    (void)addr;
+    if (f->finished) return -1; /* --count reached: the feed is over, say so with EOF */
+    atomic_fetch_add(f->m_clients, 1);
+    atomic_fetch_add(f->m_accepted, 1);
+    return 0;
+}
+
+static void on_close(void *ctx, mf_bcast_client *c, const char *why) {
+    gen_feed *f = ctx;
+    (void)c;
+    atomic_fetch_sub(f->m_clients, 1);
+    atomic_fetch_add(strcmp(why, "slow") == 0 ? f->m_dropped : f->m_closed, 1);
+}
+
 static mf_status
 feed_init(gen_server *srv, gen_feed *f, int index, const mf_endpoint *ep, char *err, size_t errlen) {
     const mf_config *cfg = &srv->cfg;
+    mf_bcast_opts bo;
+    int lfd;
     f->srv = srv;
     f->index = index;
     f->ep = *ep;
-    f->lfd = f->epfd = -1;
+    snprintf(f->label, sizeof(f->label), "exchange=%.32s", ep->name);
     if (gen_stream_init(&f->stream, cfg->generator.symbols, (uint64_t)cfg->generator.seed, index,
                         cfg->generator.extended, &srv->faults, err, errlen) != MF_OK)
         return MF_ERR_CONFIG;
-    f->lfd = listen_on(ep, err, errlen);
-    if (f->lfd < 0) return MF_ERR_IO;
+    lfd = listen_on(ep, err, errlen);
+    if (lfd < 0) return MF_ERR_IO;
+    memset(&bo, 0, sizeof(bo));
+    bo.label = f->label;
+    bo.client_buffer = srv->opt.client_buffer;
+    bo.stall_ms = STALL_DROP_MS;
+    bo.ctx = f;
+    bo.on_accept = on_accept;
+    bo.on_close = on_close;
+    if (mf_bcast_create(&f->bc, &bo) != MF_OK || mf_bcast_listen(f->bc, lfd) != MF_OK) {
+        snprintf(err, errlen, "%s: cannot poll the listener: %s", ep->name, strerror(errno));
+        close(lfd);
+        return MF_ERR_IO;
+    }
     f->batch = mf_xmalloc(BATCH_BYTES);
     feed_metrics(f);
     return MF_OK;
@@ -260,191 +278,6 @@ static void log_batch(gen_feed *f) {
     if (f->loglen >= LOG_FLUSH_BYTES) log_flush(f);
 }
 
-/* ---- clients ---------------------------------------------------------------------------- */
-
-static void client_arm(gen_feed *f, gen_client *c, int want_out) {
-    struct epoll_event ev;
-    if (c->out_armed == want_out) return;
-    ev.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0);
-    ev.data.ptr = c;
-    epoll_ctl(f->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-    c->out_armed = want_out;
-}
-
-static void client_close(gen_feed *f, gen_client *c, const char *why) {
-    if (c->dead) return;
-    mf_log(MF_LOG_INFO, "client closed exchange=%s addr=%s reason=%s pending=%zu", f->ep.name,
-           c->addr, why, c->len - c->off);
-    close(c->fd);
-    c->dead = 1;
-    atomic_fetch_sub(f->m_clients, 1);
-    if (strcmp(why, "slow") != 0) atomic_fetch_add(f->m_closed, 1);
-}
-
-static void client_drop_slow(gen_feed *f, gen_client *c) {
-    mf_log_ratelimited(MF_LOG_WARN, 1000,
-                       "dropping client that stopped reading exchange=%s addr=%s buffer=%zu",
-                       f->ep.name, c->addr, f->srv->opt.client_buffer);
-    atomic_fetch_add(f->m_dropped, 1);
-    client_close(f, c, "slow");
-}
-
-/* Frees closed clients (after the events and the broadcast that may still point at them). */
-static void clients_sweep(gen_feed *f) {
-    int j = 0;
-    for (int i = 0; i < f->nclients; i++) {
-        gen_client *c = f->clients[i];
-        if (c->dead) {
-            free(c->out);
-            free(c);
-        } else {
-            f->clients[j++] = c;
-        }
-    }
-    f->nclients = j;
-}
-
-static void accept_clients(gen_feed *f) {
-    for (;;) {
-        struct sockaddr_storage sa;
-        socklen_t slen = sizeof(sa);
-        struct epoll_event ev;
-        char host[48] = "?", port[8] = "?";
-        int one = 1;
-        gen_client *c;
-        int fd = accept4(f->lfd, (struct sockaddr *)&sa, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                mf_log_ratelimited(MF_LOG_WARN, 5000, "accept failed exchange=%s err=\"%s\"",
-                                   f->ep.name, strerror(errno));
-            return;
-        }
-        if (f->finished) { /* --count reached: the feed is over, say so with EOF */
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        getnameinfo((struct sockaddr *)&sa, slen, host, sizeof(host), port, sizeof(port),
-                    NI_NUMERICHOST | NI_NUMERICSERV);
-        c = mf_xcalloc(1, sizeof(*c));
-        c->fd = fd;
-        c->progress_ms = mf_mono_ms();
-        snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
-        ev.events = EPOLLIN | EPOLLRDHUP;
-        ev.data.ptr = c;
-        epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev);
-        if (f->nclients == f->clients_cap) {
-            f->clients_cap = f->clients_cap ? f->clients_cap * 2 : 8;
-            f->clients = mf_xrealloc(f->clients, sizeof(*f->clients) * (size_t)f->clients_cap);
-        }
-        f->clients[f->nclients++] = c;
-        atomic_fetch_add(f->m_clients, 1);
-        atomic_fetch_add(f->m_accepted, 1);
-        mf_log(MF_LOG_INFO, "client connected exchange=%s addr=%s clients=%d", f->ep.name, c->addr,
-               f->nclients);
-    }
-}
-
-/* Writes what the client has pending. Returns 0, or -1 when the client is gone. */
-static int client_flush(gen_feed *f, gen_client *c) {
-    while (c->off < c->len) {
-        ssize_t n = send(c->fd, c->out + c->off, c->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            c->off += (size_t)n;
-            c->progress_ms = mf_mono_ms();
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            client_arm(f, c, 1);
-            return 0;
-        }
-        client_close(f, c, "write error");
-        return -1;
-    }
-    c->off = c->len = 0;
-    client_arm(f, c, 0);
-    return 0;
-}
-
-/* Queues data for one client: direct write when nothing is pending, the rest buffered.
- * MF_ERR_FULL when the buffer would overflow, MF_ERR_IO when the client is gone. */
-static mf_status client_send(gen_feed *f, gen_client *c, const char *data, size_t len) {
-    size_t pending = c->len - c->off;
-    if (pending == 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return MF_ERR_IO;
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-            c->progress_ms = mf_mono_ms();
-        }
-        if (len == 0) return MF_OK;
-        c->off = c->len = 0;
-    }
-    if (pending + len > f->srv->opt.client_buffer) return MF_ERR_FULL;
-    if (c->off > 0 && c->len + len > c->cap) { /* compact before growing */
-        memmove(c->out, c->out + c->off, pending);
-        c->off = 0;
-        c->len = pending;
-    }
-    if (c->len + len > c->cap) {
-        size_t cap = c->cap ? c->cap : 65536;
-        while (cap < c->len + len) cap *= 2;
-        c->out = mf_xrealloc(c->out, cap);
-        c->cap = cap;
-    }
-    memcpy(c->out + c->len, data, len);
-    c->len += len;
-    client_arm(f, c, 1);
-    return MF_OK;
-}
-
-static void client_readable(gen_feed *f, gen_client *c) {
-    char scratch[4096];
-    for (;;) {
-        ssize_t n = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-        if (n > 0) continue; /* the protocol never reads: discard */
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        client_close(f, c, n == 0 ? "eof" : "read error");
-        return;
-    }
-}
-
-static void close_all_clients(gen_feed *f, const char *why) {
-    for (int i = 0; i < f->nclients; i++) client_close(f, f->clients[i], why);
-}
-
-static int live_clients(const gen_feed *f) {
-    int n = 0;
-    for (int i = 0; i < f->nclients; i++) n += !f->clients[i]->dead;
-    return n;
-}
-
-/* 1 when every live client has more than half its buffer pending: generating now would only
- * overflow them all, so the feed waits for the fastest one (backpressure). One client that
- * keeps up is enough to go on, and the others are then dropped when they overflow. */
-static int all_clients_behind(const gen_feed *f) {
-    size_t half = f->srv->opt.client_buffer / 2;
-    for (int i = 0; i < f->nclients; i++) {
-        const gen_client *c = f->clients[i];
-        if (!c->dead && c->len - c->off <= half) return 0;
-    }
-    return 1;
-}
-
-/* Drops clients that took no byte for STALL_DROP_MS while output was pending (a lone reader
- * that stopped is never overflowed, because of the backpressure above). */
-static void drop_stalled(gen_feed *f) {
-    int64_t now = mf_mono_ms();
-    for (int i = 0; i < f->nclients; i++) {
-        gen_client *c = f->clients[i];
-        if (!c->dead && c->off < c->len && now - c->progress_ms > STALL_DROP_MS)
-            client_drop_slow(f, c);
-    }
-}
-
 /* ---- generation ------------------------------------------------------------------------- */
 
 /* Cuts the batch after its `keep`-th line (for an exact --count). */
@@ -484,20 +317,9 @@ static void report_stream_stats(gen_feed *f) {
 
 /* Sends the batch to every live client; logs it when at least one took it. */
 static void broadcast(gen_feed *f) {
-    int took = 0;
+    int took;
     if (f->batch_len == 0) return;
-    for (int i = 0; i < f->nclients; i++) {
-        gen_client *c = f->clients[i];
-        mf_status s;
-        if (c->dead) continue;
-        s = client_send(f, c, f->batch, f->batch_len);
-        if (s == MF_OK)
-            took++;
-        else if (s == MF_ERR_FULL)
-            client_drop_slow(f, c);
-        else
-            client_close(f, c, "write error");
-    }
+    took = mf_bcast_send_all(f->bc, f->batch, f->batch_len);
     report_stream_stats(f);
     if (took == 0) return;
     f->lines_sent += f->batch_lines;
@@ -523,11 +345,11 @@ static int64_t rate_due(gen_feed *f, int64_t now_ns) {
 static int produce(gen_feed *f) {
     const mf_config *cfg = &f->srv->cfg;
     int64_t now_ns = mf_mono_ns(), now_ms = now_ns / 1000000;
-    if (f->finished || live_clients(f) == 0 || now_ms < f->pause_until_ms) {
+    if (f->finished || mf_bcast_clients(f->bc) == 0 || now_ms < f->pause_until_ms) {
         f->generating = 0;
         return 50;
     }
-    if (all_clients_behind(f)) return 1; /* EPOLLOUT wakes us earlier */
+    if (mf_bcast_all_behind(f->bc)) return 1; /* EPOLLOUT wakes us earlier */
     if (!f->generating) { /* (re)start pacing from now: the first line goes out at once */
         f->generating = 1;
         f->pace_start_ns = now_ns;
@@ -567,10 +389,10 @@ static void fault_timers(gen_feed *f) {
     int64_t now = mf_mono_ms();
     if (fl->disconnect_every_s > 0 && now >= f->next_disconnect_ms) {
         f->next_disconnect_ms = now + (int64_t)fl->disconnect_every_s * 1000;
-        if (live_clients(f) > 0) {
+        if (mf_bcast_clients(f->bc) > 0) {
             mf_log(MF_LOG_INFO, "fault: disconnecting clients exchange=%s clients=%d", f->ep.name,
-                   live_clients(f));
-            close_all_clients(f, "fault");
+                   mf_bcast_clients(f->bc));
+            mf_bcast_close_all(f->bc, "fault");
             atomic_fetch_add(f->m_disconnects, 1);
         }
     }
@@ -591,56 +413,20 @@ static void finish_clients(gen_feed *f) {
         mf_log(MF_LOG_INFO, "count reached exchange=%s lines=%lld", f->ep.name,
                (long long)f->lines_sent);
     }
-    for (int i = 0; i < f->nclients; i++) {
-        gen_client *c = f->clients[i];
-        if (!c->dead && c->off == c->len) client_close(f, c, "count reached");
-    }
-    if (live_clients(f) == 0) atomic_store(&f->done, 1);
+    if (mf_bcast_close_flushed(f->bc, "count reached") == 0) atomic_store(&f->done, 1);
 }
 
 /* ---- the feed thread -------------------------------------------------------------------- */
 
-static void handle_events(gen_feed *f, struct epoll_event *evs, int n) {
-    for (int i = 0; i < n; i++) {
-        gen_client *c = evs[i].data.ptr;
-        if (c == NULL) {
-            accept_clients(f);
-            continue;
-        }
-        if (c->dead) continue;
-        if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
-            client_close(f, c, "hangup");
-            continue;
-        }
-        if (evs[i].events & EPOLLOUT) {
-            if (client_flush(f, c) != 0) continue;
-        }
-        if (evs[i].events & (EPOLLIN | EPOLLRDHUP)) client_readable(f, c);
-    }
-}
-
 /* At stop: give pending output up to STOP_FLUSH_MS to reach the clients, then close. */
 static void final_flush(gen_feed *f) {
-    int64_t deadline = mf_mono_ms() + STOP_FLUSH_MS;
-    struct epoll_event evs[EPOLL_EVENTS];
-    for (;;) {
-        int pending = 0;
-        for (int i = 0; i < f->nclients; i++) {
-            gen_client *c = f->clients[i];
-            if (!c->dead && c->off < c->len && client_flush(f, c) == 0 && c->off < c->len)
-                pending++;
-        }
-        if (pending == 0 || mf_mono_ms() >= deadline) break;
-        epoll_wait(f->epfd, evs, EPOLL_EVENTS, 20);
-    }
-    close_all_clients(f, "shutdown");
-    clients_sweep(f);
+    mf_bcast_flush(f->bc, STOP_FLUSH_MS);
+    mf_bcast_close_all(f->bc, "shutdown");
     log_flush(f);
 }
 
 static void *feed_main(void *arg) {
     gen_feed *f = arg;
-    struct epoll_event evs[EPOLL_EVENTS];
     char name[48];
     int timeout = 0;
     snprintf(name, sizeof(name), "gen-%s", f->ep.name); /* mf_thread_name keeps 15 */
@@ -650,13 +436,10 @@ static void *feed_main(void *arg) {
     f->next_disconnect_ms = f->t0_ms + (int64_t)f->srv->faults.disconnect_every_s * 1000;
     f->next_pause_ms = f->t0_ms + (int64_t)f->srv->faults.pause_every_s * 1000;
     while (!atomic_load(&f->srv->stop)) {
-        int n = epoll_wait(f->epfd, evs, EPOLL_EVENTS, timeout);
-        if (n > 0) handle_events(f, evs, n);
+        mf_bcast_poll(f->bc, timeout); /* frees the clients closed last round first */
         fault_timers(f);
-        drop_stalled(f);
         timeout = produce(f);
         finish_clients(f);
-        clients_sweep(f);
         if (mf_mono_ms() - f->log_flushed_ms >= LOG_FLUSH_MS) log_flush(f);
     }
     final_flush(f);
@@ -666,9 +449,6 @@ static void *feed_main(void *arg) {
 mf_status gen_server_start(gen_server *srv) {
     for (int i = 0; i < srv->nfeeds; i++) {
         gen_feed *f = &srv->feeds[i];
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-        f->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (f->epfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->lfd, &ev) != 0) return MF_ERR_IO;
         if (pthread_create(&f->thread, NULL, feed_main, f) != 0) return MF_ERR;
         f->started = 1;
         mf_log(MF_LOG_INFO, "feed listening exchange=%s addr=%s:%d symbols=%d", f->ep.name,
@@ -712,14 +492,7 @@ void gen_server_destroy(gen_server *srv) {
     gen_server_stop(srv);
     for (int i = 0; i < srv->nfeeds; i++) {
         gen_feed *f = &srv->feeds[i];
-        for (int j = 0; j < f->nclients; j++) {
-            if (!f->clients[j]->dead) close(f->clients[j]->fd);
-            free(f->clients[j]->out);
-            free(f->clients[j]);
-        }
-        free(f->clients);
-        if (f->lfd >= 0) close(f->lfd);
-        if (f->epfd >= 0) close(f->epfd);
+        mf_bcast_destroy(f->bc);
         free(f->batch);
         free(f->logbuf);
     }

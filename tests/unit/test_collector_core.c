@@ -70,7 +70,14 @@ static void mem_close(void *conn) {
     free(conn);
 }
 
-static const coll_feed_ops mem_ops = {"mem", mem_connect, mem_read, mem_close};
+/* The line adapter over the memory stream: framing and decoding are the production ones. */
+static const coll_stream_ops mem_stream = {mem_connect, mem_read, mem_close};
+static coll_feed_ops mem_ops;
+
+static mf_status
+mem_open(coll_feed_conn **out, const mf_endpoint *ep, const coll_feed_opts *opts, int timeout_ms) {
+    return coll_feed_line_open_on(out, &mem_ops, &mem_stream, ep, opts, timeout_ms);
+}
 
 /* ---- recording sink ----------------------------------------------------------------------- */
 
@@ -103,6 +110,9 @@ static size_t rec_publish_many(void *ctx, const mf_tick *t, size_t n) {
 
 static int setup(void **state) {
     (void)state;
+    mem_ops = coll_feed_line;
+    mem_ops.kind = "mem";
+    mem_ops.open = mem_open;
     memset(sessions, 0, sizeof(sessions));
     memset(nsessions, 0, sizeof(nsessions));
     memset(connects, 0, sizeof(connects));

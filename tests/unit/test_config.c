@@ -193,6 +193,98 @@ static void test_endpoints(void **state) {
     assert_non_null(strstr(err, "twice"));
 }
 
+/* One entry through the parser: MF_OK and the fields, or MF_ERR_CONFIG and a reason
+ * containing `why`. */
+static void expect_endpoint(const char *list, const char *host, int port, const char *url) {
+    mf_endpoint eps[MF_MAX_FEEDS];
+    int n = -1;
+    char err[256] = "";
+    assert_int_equal(mf_endpoints_parse(list, eps, MF_MAX_FEEDS, &n, err, sizeof(err)), MF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(eps[0].kind, MF_FEED_LINE);
+    assert_string_equal(eps[0].host, host);
+    assert_int_equal(eps[0].port, port);
+    assert_string_equal(eps[0].path, "");
+    assert_string_equal(eps[0].url, url);
+}
+
+static void expect_endpoint_error(const char *list, const char *why) {
+    mf_endpoint eps[MF_MAX_FEEDS];
+    int n;
+    char err[256] = "";
+    assert_int_equal(mf_endpoints_parse(list, eps, MF_MAX_FEEDS, &n, err, sizeof(err)),
+                     MF_ERR_CONFIG);
+    if (strstr(err, why) == NULL) fail_msg("'%s': error '%s' lacks '%s'", list, err, why);
+}
+
+static void test_endpoint_urls(void **state) {
+    mf_endpoint eps[MF_MAX_FEEDS];
+    int n;
+    char err[256];
+    (void)state;
+    /* The short form is kind line over TCP; both forms give the same endpoint. */
+    expect_endpoint("ex1=127.0.0.1:40101", "127.0.0.1", 40101, "line+tcp://127.0.0.1:40101");
+    expect_endpoint("ex1=line+tcp://127.0.0.1:40101", "127.0.0.1", 40101,
+                    "line+tcp://127.0.0.1:40101");
+    expect_endpoint("ex1=line+tcp://localhost:7/", "localhost", 7, "line+tcp://localhost:7");
+    expect_endpoint("ex1=line+tcp://[::1]:40101", "::1", 40101, "line+tcp://[::1]:40101");
+    expect_endpoint("ex1=::1:9", "::1", 9, "line+tcp://[::1]:9"); /* short form: last ':' */
+    /* Mixed forms in one list. */
+    assert_int_equal(
+        mf_endpoints_parse("a=h:1, b=line+tcp://g:2", eps, MF_MAX_FEEDS, &n, err, sizeof(err)),
+        MF_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(eps[1].name, "b");
+    assert_string_equal(eps[1].host, "g");
+    assert_int_equal(eps[1].port, 2);
+    /* Clear errors. */
+    expect_endpoint_error("ex1=binance+wss://stream.example:9443/stream?streams=btcusdt@trade",
+                          "feed kind 'binance' is not built yet");
+    expect_endpoint_error("ex1=kraken+wss://h:1", "unknown feed kind 'kraken'");
+    expect_endpoint_error("ex1=line+udp://h:1", "line runs over tcp, not 'udp'");
+    expect_endpoint_error("ex1=line://h:1", "KIND+TRANSPORT://");
+    expect_endpoint_error("ex1=line+tcp://h:1/x", "takes no path");
+    expect_endpoint_error("ex1=line+tcp://h:0", "port in 1..65535");
+    expect_endpoint_error("ex1=line+tcp://h:99999", "port in 1..65535");
+    expect_endpoint_error("ex1=line+tcp://:5", "port in 1..65535");
+    expect_endpoint_error("ex1=line+tcp://h", "port in 1..65535");
+    expect_endpoint_error("ex1=line+tcp://[::1:5", "[addr]:port");
+    expect_endpoint_error("ex1=:5", "port in 1..65535");
+    expect_endpoint_error("e x=line+tcp://h:1", "exchange name 'e x'");
+    expect_endpoint_error("a=line+tcp://h:1,a=h:2", "listed twice");
+    assert_string_equal(mf_feed_kind_str(MF_FEED_LINE), "line");
+    assert_string_equal(mf_feed_kind_str(MF_FEED_BINANCE), "binance");
+}
+
+/* --check-config: a binance entry is refused with its reason, the kinds and URLs of the
+ * accepted entries are printed. */
+static void test_check_config_endpoints(void **state) {
+    mf_config c;
+    char *buf = NULL, err[256] = "";
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+    mf_config_defaults(&c);
+    assert_int_equal(mf_config_set(&c, "exchanges", "live", "x1=h:1,x2=line+tcp://[::1]:2", "t",
+                                   err, sizeof(err)),
+                     MF_OK);
+    assert_int_equal(mf_config_validate(&c, err, sizeof(err)), MF_OK);
+    f = open_memstream(&buf, &len);
+    mf_config_dump_endpoints(&c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "# exchanges.live x1 kind=line url=line+tcp://h:1\n"));
+    assert_non_null(strstr(buf, "# exchanges.live x2 kind=line url=line+tcp://[::1]:2\n"));
+    assert_non_null(
+        strstr(buf, "# exchanges.test exchange1 kind=line url=line+tcp://127.0.0.1:40201\n"));
+    free(buf);
+    assert_int_equal(
+        mf_config_set(&c, "exchanges", "test", "b=binance+wss://h:1/stream", "t", err, sizeof(err)),
+        MF_OK);
+    assert_int_equal(mf_config_validate(&c, err, sizeof(err)), MF_ERR_CONFIG);
+    assert_non_null(strstr(err, "exchanges.test"));
+    assert_non_null(strstr(err, "not built yet"));
+}
+
 static void test_password_file_and_dump(void **state) {
     mf_config c;
     char pw[128], err[256];
@@ -231,6 +323,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_cli, teardown),
         cmocka_unit_test_teardown(test_service_flags, teardown),
         cmocka_unit_test_teardown(test_endpoints, teardown),
+        cmocka_unit_test_teardown(test_endpoint_urls, teardown),
+        cmocka_unit_test_teardown(test_check_config_endpoints, teardown),
         cmocka_unit_test_teardown(test_password_file_and_dump, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

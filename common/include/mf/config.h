@@ -168,18 +168,42 @@ mf_cli_result mf_config_cli(mf_config *cfg,
                             const mf_cli_flag *flags,
                             void *ctx);
 
-/* ---- endpoint lists: "exchange1=127.0.0.1:40101,exchange2=..." -------------------------- */
+/* ---- endpoint lists (docs/design.md sections 8 and 10, docs/configuration.md) ------------
+ *
+ * A list is comma-separated entries "name=target". A target is either
+ *   host:port                          the short form: kind line over TCP (wave 1 configs), or
+ *   KIND+TRANSPORT://host:port[/path]   a URL: the feed kind, then how it is reached.
+ * Kinds: line (transport tcp, no path) is built; binance (transport ws or wss, a path such as
+ * /stream?streams=btcusdt@trade) is recognised and rejected as not built yet. An IPv6 host
+ * is written in brackets in a URL ("line+tcp://[::1]:40101"). */
+
+typedef enum mf_feed_kind { MF_FEED_LINE = 0, MF_FEED_BINANCE, MF_FEED_KIND_COUNT } mf_feed_kind;
+
+#define MF_ENDPOINT_HOST 128
+#define MF_ENDPOINT_PATH 512
 
 typedef struct mf_endpoint {
     char name[33]; /* exchange name, [A-Za-z0-9_-]{1,32} */
-    char host[128];
+    mf_feed_kind kind;
+    char host[MF_ENDPOINT_HOST];
     int port;
+    char path[MF_ENDPOINT_PATH]; /* "" or "/..." (path and query), kinds that take one */
+    char url[MF_ENDPOINT_HOST + MF_ENDPOINT_PATH + 32]; /* canonical URL, e.g. line+tcp://h:1 */
 } mf_endpoint;
 
 /* Parses an endpoint list into out[max]. Returns MF_OK and sets *n, or MF_ERR_CONFIG with a
- * one-line reason in err. Duplicated names are rejected. */
+ * one-line reason in err. Duplicated names, unknown kinds or transports and kinds that are
+ * not built yet are rejected. */
 mf_status
 mf_endpoints_parse(const char *list, mf_endpoint *out, int max, int *n, char *err, size_t errlen);
+
+/* "line", "binance". */
+const char *mf_feed_kind_str(mf_feed_kind k);
+
+/* Writes one "# <list> <name> kind=<kind> url=<url>" comment line per endpoint of the three
+ * endpoint lists (exchanges.live, exchanges.test, generator.listen); --check-config prints
+ * them after the configuration. Lists that do not parse are skipped (validate rejects them). */
+void mf_config_dump_endpoints(const mf_config *cfg, FILE *f);
 
 const char *mf_mode_str(mf_mode m);
 int mf_mode_parse(const char *s, mf_mode *out); /* "live" / "test" -> 0; else -1 */

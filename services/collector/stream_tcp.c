@@ -1,5 +1,6 @@
-/* feed_tcp.c: the TCP adapter of the feed port. Non-blocking connect with a timeout, then
- * poll()+read() with a timeout so the reader thread can notice a stop or a mode switch. */
+/* stream_tcp.c: the TCP byte stream under the line adapter (coll_stream_tcp, feed.h).
+ * Non-blocking connect with a timeout, then poll()+read() with a timeout so the reader thread
+ * can notice a stop or a mode switch. */
 #include "feed.h"
 
 #include <errno.h>
@@ -88,8 +89,7 @@ static void tcp_close(void *conn) {
     free(c);
 }
 
-const coll_feed_ops coll_feed_tcp = {
-    .kind = "tcp",
+const coll_stream_ops coll_stream_tcp = {
     .connect = tcp_connect,
     .read = tcp_read,
     .close = tcp_close,
