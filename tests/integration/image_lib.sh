@@ -1,0 +1,89 @@
+# shellcheck shell=bash
+# image_lib.sh: marketflow services from the container image, for the image tests (source
+# after lib.sh). The image is built (or found up to date in the layer cache) by
+# deploy/image/build.sh, whose containers.conf (runc, ulimits) every podman call here uses.
+#
+#   img_prepare [BUILD_ARGS...]   builds, removes containers left by killed image tests,
+#                                 registers the cleanup of this test's containers
+#   img_run NAME [PODMAN_OPTS...] -- CMD...
+#                                 one service container in the background as mf process
+#                                 NAME (logs in $MF_TMP/NAME.log, SIGTERM reaches the service)
+#                                 with the Kubernetes security context: user 10001:10001,
+#                                 read-only root file system with a tmpfs on /tmp, no
+#                                 capabilities, no-new-privileges, the host network, and the
+#                                 test's MARKETFLOW_* environment; its metrics port is free
+#                                 and written to $MF_TMP/NAME.metrics_port
+#   img_check_hardened CONTAINER  the container's process runs as 10001 and cannot write /
+#
+# Containers carry the label io.marketflow.test.owner=PID:START of the test shell: a test
+# killed outright (SIGKILL) leaves them behind, and the next img_prepare removes them.
+MF_IMAGE=${MF_IMAGE:-marketflow:dev}
+IMG_LABEL=io.marketflow.test.owner
+IMG_OWNER="$BASHPID:$(_mf_proc_start "$BASHPID")"
+IMG_PREFIX="mf-$MF_TEST_NAME-$BASHPID"
+: >"$MF_TMP/.mf/containers"
+
+# Removes this test's containers (a cleanup hook: runs before lib.sh stops the podman
+# clients, so a failing test leaves nothing running).
+img_cleanup() {
+    local -a ctrs
+    mapfile -t ctrs <"$MF_TMP/.mf/containers"
+    [[ ${#ctrs[@]} -eq 0 ]] || podman rm -f -t 3 "${ctrs[@]}" >/dev/null 2>&1 || true
+}
+
+# Removes containers whose owning test shell is gone.
+_img_remove_orphans() {
+    local name owner pid start
+    while read -r name owner; do
+        pid=${owner%%:*}
+        start=${owner#*:}
+        if ! _mf_alive "$pid" "$start"; then
+            _mf_log "removing $name, left by a killed test"
+            podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+        fi
+    done < <(podman ps -a --filter "label=$IMG_LABEL" \
+        --format "{{.Names}} {{index .Labels \"$IMG_LABEL\"}}" 2>/dev/null)
+}
+
+img_prepare() {
+    local env
+    env=$(bash "$SOURCE_DIR/deploy/image/build.sh" --print-env "$@") ||
+        mf_fail "deploy/image/build.sh failed"
+    eval "$env"
+    export CONTAINERS_CONF
+    _img_remove_orphans
+    mf_on_exit img_cleanup
+}
+
+img_run() {
+    local name=$1 port ctr="$IMG_PREFIX-$1"
+    local -a opts=()
+    shift
+    while [[ $# -gt 0 && $1 != -- ]]; do
+        opts+=("$1")
+        shift
+    done
+    [[ ${1:-} == -- ]] || mf_fail "img_run $name: no -- before the command"
+    shift
+    port=$(mf_free_port)
+    printf '%s\n' "$port" >"$MF_TMP/$name.metrics_port"
+    printf '%s\n' "$ctr" >>"$MF_TMP/.mf/containers"
+    mf_start_bg "$name" env MARKETFLOW_METRICS_PORT="$port" MARKETFLOW_METRICS_BIND=127.0.0.1 \
+        MARKETFLOW_LOG_INSTANCE="$name" \
+        podman run --rm --name "$ctr" --label "$IMG_LABEL=$IMG_OWNER" --network host \
+        --user 10001:10001 --read-only --read-only-tmpfs=false \
+        --tmpfs /tmp:rw,mode=1777,size=64m --cap-drop all --security-opt no-new-privileges \
+        --env 'MARKETFLOW_*' "${opts[@]}" "$MF_IMAGE" "$@"
+}
+
+# img_healthz NAME: GET /healthz on the metrics port of img_run's NAME answers 200.
+img_healthz() {
+    curl -fsS -m 2 "http://127.0.0.1:$(cat "$MF_TMP/$1.metrics_port")/healthz" >/dev/null
+}
+
+img_check_hardened() {
+    local out
+    out=$(podman exec "$1" bash -c 'id -u; id -g; if touch /probe 2>/dev/null; then echo writable; fi') ||
+        mf_fail "$1: podman exec failed: $out"
+    [[ $out == $'10001\n10001' ]] || mf_fail "$1: uid/gid or root file system: $out"
+}
