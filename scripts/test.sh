@@ -4,10 +4,17 @@
 # Installs what is missing (scripts/install-deps.sh), configures and builds with -Werror,
 # then runs every CTest test: unit tests (cmocka, no network) and integration tests (real
 # nats-server, redis-server and PostgreSQL on free loopback ports, in temporary directories),
-# then the offline Kubernetes validation when its script exists.
+# then the offline Kubernetes validation when its script exists, then the container image:
+# built with podman (deploy/image/build.sh, base images from debootstrap, cached in
+# build/image) and run twice at once, every service from the image against host servers
+# (tests/integration/image_stack.sh) and the compose file's whole stack
+# (tests/integration/image_compose.sh), each checked end to end against the oracle.
 #
 # Usage: scripts/test.sh [--build-dir DIR] [--sanitize address,undefined|thread]
-#                        [--label unit|integration] [--regex RE] [--no-k8s] [--jobs N]
+#                        [--label unit|integration] [--regex RE] [--no-k8s] [--no-image]
+#                        [--jobs N]
+# --label/--regex select CTest tests only (no Kubernetes validation, no image). The image
+# tests need root (podman as root); without root they are skipped with a notice.
 # Environment: MF_TEST_JOBS (parallel ctest jobs, default 2).
 set -euo pipefail
 
@@ -17,6 +24,7 @@ sanitize=""
 label=""
 regex=""
 k8s=1
+image=1
 jobs=${MF_TEST_JOBS:-2}
 
 while [[ $# -gt 0 ]]; do
@@ -26,8 +34,9 @@ while [[ $# -gt 0 ]]; do
     --label) label=$2; shift 2 ;;
     --regex) regex=$2; shift 2 ;;
     --no-k8s) k8s=0; shift ;;
+    --no-image) image=0; shift ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -59,5 +68,41 @@ ctest "${args[@]}"
 if [[ $k8s -eq 1 && -z "$label$regex" && -x "$root/deploy/k8s/validate.sh" ]]; then
     step "kubernetes manifests (offline validation)"
     bash "$root/deploy/k8s/validate.sh"
+fi
+
+# The two image tests at once: both mostly wait for minutes of data, and lib.sh gives each
+# its own free ports. Their output is printed when both have ended.
+run_image_tests() {
+    local t rc=0 dir env
+    local -A pids=()
+    env=$(bash "$root/deploy/image/build.sh" --servers --print-env) || return 1
+    eval "$env"
+    export CONTAINERS_CONF MF_IMAGE_READY=1
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/mf-image-tests.XXXXXX")
+    for t in image_stack image_compose; do
+        BUILD_DIR=$build_dir SOURCE_DIR=$root bash "$root/tests/integration/$t.sh" \
+            >"$dir/$t.out" 2>&1 &
+        pids[$t]=$!
+    done
+    for t in image_stack image_compose; do
+        if wait "${pids[$t]}"; then
+            grep -E '^(PASS|FAIL)' "$dir/$t.out" || true
+        else
+            printf -- '----- %s failed:\n' "$t"
+            cat "$dir/$t.out"
+            rc=1
+        fi
+    done
+    rm -rf "$dir"
+    return "$rc"
+}
+
+if [[ $image -eq 1 && -z "$label$regex" ]]; then
+    step "container image (build, services from the image, compose)"
+    if [[ $EUID -ne 0 ]]; then
+        echo "NOTICE: the image tests need root (podman as root): skipped"
+    else
+        run_image_tests
+    fi
 fi
 step "all tests passed"

@@ -3,8 +3,10 @@
 # after lib.sh). The image is built (or found up to date in the layer cache) by
 # deploy/image/build.sh, whose containers.conf (runc, ulimits) every podman call here uses.
 #
-#   img_prepare [BUILD_ARGS...]   builds, removes containers left by killed image tests,
-#                                 registers the cleanup of this test's containers
+#   img_prepare [BUILD_ARGS...]   builds (unless MF_IMAGE_READY=1: a caller built the images
+#                                 and exported CONTAINERS_CONF), removes containers left by
+#                                 killed image tests, registers the cleanup of this test's
+#                                 containers
 #   img_run NAME [PODMAN_OPTS...] -- CMD...
 #                                 one service container in the background as mf process
 #                                 NAME (logs in $MF_TMP/NAME.log, SIGTERM reaches the service)
@@ -47,9 +49,12 @@ _img_remove_orphans() {
 
 img_prepare() {
     local env
-    env=$(bash "$SOURCE_DIR/deploy/image/build.sh" --print-env "$@") ||
-        mf_fail "deploy/image/build.sh failed"
-    eval "$env"
+    if [[ ${MF_IMAGE_READY:-0} != 1 ]]; then
+        env=$(bash "$SOURCE_DIR/deploy/image/build.sh" --print-env "$@") ||
+            mf_fail "deploy/image/build.sh failed"
+        eval "$env"
+    fi
+    [[ -f ${CONTAINERS_CONF:-} ]] || mf_fail "no containers.conf (CONTAINERS_CONF) from build.sh"
     export CONTAINERS_CONF
     _img_remove_orphans
     mf_on_exit img_cleanup
