@@ -20,11 +20,25 @@ mf_api_check_all() {
     local period=$1 source_re=$2 ticks=$3 refresh=${4:-"sleep 0.3"} kind ex path
     for kind in average highest lowest; do
         for ex in "" exchange2; do
-            path=/prices/$kind/${ex:+$ex/}BTCUSDT?period=$period
+            path="/prices/$kind/${ex:+$ex/}BTCUSDT?period=$period"
             mf_api_req "$path"
             [[ $(jq -r .source <<<"$BODY") =~ ^($source_re)$ ]] || mf_fail "$path source: $BODY"
             $refresh
             $API_ORACLE check "$ticks" "$BODY" "$kind" "$ex" BTCUSDT || mf_fail "$path: $BODY"
         done
     done
+}
+
+# mf_api_stack_servers: what the whole-stack tests run the services against: nats-server,
+# PostgreSQL and Redis on free ports, three feed ports, the api port; test mode, a cache
+# retention of 60 s (so that longer periods need PostgreSQL), flushes every 500 ms and an api
+# settle time of 3 s.
+mf_api_stack_servers() {
+    mf_start_nats
+    mf_start_postgres
+    mf_start_redis
+    mf_feeds 3
+    mf_setup_api
+    export MARKETFLOW_EXCHANGES_MODE=test MARKETFLOW_REDIS_RETENTION_S=60
+    export MARKETFLOW_PERSISTER_FLUSH_MS=500 MARKETFLOW_API_SETTLE_MS=3000
 }

@@ -15,13 +15,7 @@ for svc in generator collector aggregator persister api; do
 done
 [[ -x $MFCAT ]] || mf_fail "mf-cat not built"
 
-mf_start_nats
-mf_start_postgres
-mf_start_redis
-mf_feeds 3
-mf_setup_api
-export MARKETFLOW_EXCHANGES_MODE=test MARKETFLOW_REDIS_RETENTION_S=60
-export MARKETFLOW_PERSISTER_FLUSH_MS=500 MARKETFLOW_API_SETTLE_MS=3000
+mf_api_stack_servers
 
 mf_start_bg capture "$MFCAT" sub 'marketflow.ticks.>'
 mf_start_bg pg "$(mf_bin persister)" --sink postgres

@@ -27,8 +27,7 @@ export MF_POSTGRES_IMAGE=localhost/marketflow-servers:dev MF_IMAGE MF_REDIS_RETE
 export MF_API_URL="http://127.0.0.1:$MF_API_PORT"
 # shellcheck source=/dev/null
 source "$SOURCE_DIR/deploy/compose/.env" # the dev credentials, to talk to the servers
-mkdir -p "$MF_TMP/gen"
-chown 10001:10001 "$MF_TMP/gen"
+img_genlog_dir
 
 # The test's additions: the generator's line log in a mounted directory, faster flushes, and
 # the owner label that lets a later test remove what a killed one left.
@@ -81,19 +80,12 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$MF_API_URL/mode/test")
 [[ $code == 401 || $code == 403 ]] || mf_fail "POST /mode/test without the token -> $code"
 BODY=$(curl -sS -X POST -H "Authorization: Bearer $MF_API_MODE_TOKEN" "$MF_API_URL/mode/test")
 jq -e '.mode == "test"' <<<"$BODY" >/dev/null || mf_fail "POST /mode/test with the token: $BODY"
-[[ $(podman exec "$(ctr redis)" env -u REDISCLI_AUTH redis-cli -h 127.0.0.1 -p "$MF_REDIS_PORT" --no-auth-warning \
-    ping 2>&1) == *NOAUTH* ]] || mf_fail "Redis answers without its password"
+[[ $(podman exec "$(ctr redis)" env -u REDISCLI_AUTH redis-cli -h 127.0.0.1 \
+    -p "$MF_REDIS_PORT" --no-auth-warning ping 2>&1) == *NOAUTH* ]] ||
+    mf_fail "Redis answers without its password"
 mf_pass "credentials from .env: the api mode token and the Redis password are required"
 
-TICKS=$MF_TMP/ticks.jsonl
-img_ticks() {
-    sleep 0.5
-    $API_ORACLE ticks "$MF_TMP/gen/sent.lines" >"$TICKS"
-}
-sleep 75 # more than the retention, and at least one whole minute in PostgreSQL
-for period in 1s 5s; do mf_api_check_all "$period" redis "$TICKS" img_ticks; done
-for period in 1m 3m; do mf_api_check_all "$period" 'redis\+postgres|postgres' "$TICKS" img_ticks; done
-mf_pass "REST answers equal the oracle over the generator's line log (1s 5s 1m 3m)"
+img_check_prices
 
 compose stop -t 30 || mf_fail "podman-compose stop failed"
 for s in "${mf_services[@]}"; do

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # image_lib.sh: marketflow services from the container image, for the image tests (source
-# after lib.sh). The image is built (or found up to date in the layer cache) by
+# after lib.sh and api_lib.sh). The image is built (or found up to date in the layer cache) by
 # deploy/image/build.sh, whose containers.conf (runc, ulimits) every podman call here uses.
 #
 #   img_prepare [BUILD_ARGS...]   builds (unless MF_IMAGE_READY=1: a caller built the images
@@ -16,6 +16,11 @@
 #                                 test's MARKETFLOW_* environment; its metrics port is free
 #                                 and written to $MF_TMP/NAME.metrics_port
 #   img_check_hardened CONTAINER  the container's process runs as 10001 and cannot write /
+#   img_genlog_dir                $MF_TMP/gen, writable by the image's user: mounted for the
+#                                 generator's line log (sent.lines)
+#   img_check_prices              after 75 s of data, every price route (api_lib.sh) for 1s,
+#                                 5s (Redis) and 1m, 3m (PostgreSQL + Redis) equals the
+#                                 oracle over that line log
 #
 # Containers carry the label io.marketflow.test.owner=PID:START of the test shell: a test
 # killed outright (SIGKILL) leaves them behind, and the next img_prepare removes them.
@@ -91,4 +96,27 @@ img_check_hardened() {
     out=$(podman exec "$1" bash -c 'id -u; id -g; if touch /probe 2>/dev/null; then echo writable; fi') ||
         mf_fail "$1: podman exec failed: $out"
     [[ $out == $'10001\n10001' ]] || mf_fail "$1: uid/gid or root file system: $out"
+}
+
+img_genlog_dir() {
+    mkdir -p "$MF_TMP/gen"
+    chown 10001:10001 "$MF_TMP/gen"
+}
+
+# The line log is flushed every 200 ms: wait for that, then take the ticks it holds.
+_img_ticks() {
+    sleep 0.5
+    $API_ORACLE ticks "$MF_TMP/gen/sent.lines" >"$MF_TMP/ticks.jsonl"
+}
+
+img_check_prices() {
+    local period
+    sleep 75 # more than the cache retention, and at least one whole minute in PostgreSQL
+    for period in 1s 5s; do
+        mf_api_check_all "$period" redis "$MF_TMP/ticks.jsonl" _img_ticks
+    done
+    for period in 1m 3m; do
+        mf_api_check_all "$period" 'redis\+postgres|postgres' "$MF_TMP/ticks.jsonl" _img_ticks
+    done
+    mf_pass "REST answers equal the oracle over the generator's line log (1s 5s 1m 3m)"
 }
