@@ -31,7 +31,7 @@ img_genlog_dir
 
 # The test's additions: the generator's line log in a mounted directory, faster flushes, and
 # the owner label that lets a later test remove what a killed one left.
-project="mf-compose-$BASHPID"
+project=$IMG_PREFIX # the watchdog of image_lib.sh knows its volumes by this prefix
 services=(nats redis postgres generator collector aggregator persister-postgres
     persister-redis api)
 mf_services=(generator collector aggregator persister-postgres persister-redis api)

@@ -22,12 +22,16 @@
 #                                 5s (Redis) and 1m, 3m (PostgreSQL + Redis) equals the
 #                                 oracle over that line log
 #
-# Containers carry the label io.marketflow.test.owner=PID:START of the test shell: a test
-# killed outright (SIGKILL) leaves them behind, and the next img_prepare removes them.
+# Containers carry the label io.marketflow.test.owner=PID:START of the test shell. If the
+# shell is killed outright (SIGKILL, a CTest timeout), lib.sh's reaper kills the podman
+# clients but the containers would live on: a watchdog started by img_prepare then removes
+# every container with this test's label and every volume named $IMG_PREFIX_*, and the next
+# img_prepare removes what even that missed (a killed watchdog).
 MF_IMAGE=${MF_IMAGE:-marketflow:dev}
 IMG_LABEL=io.marketflow.test.owner
-IMG_OWNER="$BASHPID:$(_mf_proc_start "$BASHPID")"
-IMG_PREFIX="mf-$MF_TEST_NAME-$BASHPID"
+_IMG_SHELL=$BASHPID # read here: inside $(...) BASHPID is the subshell's
+IMG_OWNER="$_IMG_SHELL:$(_mf_proc_start "$_IMG_SHELL")"
+IMG_PREFIX="mf-$MF_TEST_NAME-$_IMG_SHELL"
 : >"$MF_TMP/.mf/containers"
 
 # Removes this test's containers (a cleanup hook: runs before lib.sh stops the podman
@@ -36,6 +40,34 @@ img_cleanup() {
     local -a ctrs
     mapfile -t ctrs <"$MF_TMP/.mf/containers"
     [[ ${#ctrs[@]} -eq 0 ]] || podman rm -f -t 3 "${ctrs[@]}" >/dev/null 2>&1 || true
+    if [[ -s $MF_TMP/.mf/img-watchdog.pid ]]; then
+        kill "$(cat "$MF_TMP/.mf/img-watchdog.pid")" 2>/dev/null || true
+    fi
+}
+
+# The watchdog: a detached bash (new session) that polls the test shell once a second and,
+# once it is gone without img_cleanup having stopped the watchdog, removes what it left.
+# shellcheck disable=SC2016 # expanded by the watchdog's bash
+_IMG_WATCHDOG='
+pid=$1 start=$2 label=$3 prefix=$4
+alive() {
+    local line f
+    { read -r line <"/proc/$pid/stat"; } 2>/dev/null || return 1
+    line=${line##*) }
+    read -r -a f <<<"$line"
+    [[ ${f[19]} == "$start" ]]
+}
+while alive; do sleep 1; done
+mapfile -t ctrs < <(podman ps -aq --filter "label=$label")
+[[ ${#ctrs[@]} -eq 0 ]] || podman rm -f -t 0 "${ctrs[@]}"
+mapfile -t vols < <(podman volume ls --format "{{.Name}}" | grep -F -- "${prefix}_")
+[[ ${#vols[@]} -eq 0 ]] || podman volume rm -f "${vols[@]}"
+'
+
+_img_start_watchdog() {
+    (setsid bash -c "$_IMG_WATCHDOG" img-watchdog "${IMG_OWNER%%:*}" "${IMG_OWNER#*:}" \
+        "$IMG_LABEL=$IMG_OWNER" "$IMG_PREFIX" </dev/null >/dev/null 2>&1 &
+        printf '%s\n' "$!" >"$MF_TMP/.mf/img-watchdog.pid")
 }
 
 # Removes containers whose owning test shell is gone.
@@ -62,6 +94,7 @@ img_prepare() {
     [[ -f ${CONTAINERS_CONF:-} ]] || mf_fail "no containers.conf (CONTAINERS_CONF) from build.sh"
     export CONTAINERS_CONF
     _img_remove_orphans
+    _img_start_watchdog
     mf_on_exit img_cleanup
 }
 
