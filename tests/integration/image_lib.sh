@@ -45,19 +45,13 @@ img_cleanup() {
     fi
 }
 
-# The watchdog: a detached bash (new session) that polls the test shell once a second and,
-# once it is gone without img_cleanup having stopped the watchdog, removes what it left.
+# The watchdog: a detached bash (new session) that polls the test shell once a second (pid and
+# start time, from ps) and, once it is gone without img_cleanup having stopped the watchdog,
+# removes what it left.
 # shellcheck disable=SC2016 # expanded by the watchdog's bash
 _IMG_WATCHDOG='
-pid=$1 start=$2 label=$3 prefix=$4
-alive() {
-    local line f
-    { read -r line <"/proc/$pid/stat"; } 2>/dev/null || return 1
-    line=${line##*) }
-    read -r -a f <<<"$line"
-    [[ ${f[19]} == "$start" ]]
-}
-while alive; do sleep 1; done
+pid=$1 started=$2 label=$3 prefix=$4
+while [[ $(ps -o lstart= -p "$pid" 2>/dev/null) == "$started" ]]; do sleep 1; done
 mapfile -t ctrs < <(podman ps -aq --filter "label=$label")
 [[ ${#ctrs[@]} -eq 0 ]] || podman rm -f -t 0 "${ctrs[@]}"
 mapfile -t vols < <(podman volume ls --format "{{.Name}}" | grep -F -- "${prefix}_")
@@ -65,7 +59,9 @@ mapfile -t vols < <(podman volume ls --format "{{.Name}}" | grep -F -- "${prefix
 '
 
 _img_start_watchdog() {
-    (setsid bash -c "$_IMG_WATCHDOG" img-watchdog "${IMG_OWNER%%:*}" "${IMG_OWNER#*:}" \
+    local started
+    started=$(ps -o lstart= -p "$_IMG_SHELL") || mf_fail "ps -o lstart= -p $_IMG_SHELL failed"
+    (setsid bash -c "$_IMG_WATCHDOG" img-watchdog "$_IMG_SHELL" "$started" \
         "$IMG_LABEL=$IMG_OWNER" "$IMG_PREFIX" </dev/null >/dev/null 2>&1 &
         printf '%s\n' "$!" >"$MF_TMP/.mf/img-watchdog.pid")
 }
