@@ -21,4 +21,7 @@ RUN mkdir -p /etc/postgresql-common \
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH
 COPY servers-entrypoint.sh /usr/local/bin/servers-entrypoint.sh
 ENTRYPOINT ["/usr/local/bin/servers-entrypoint.sh"]
+# As the official postgres image: SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for
+# every client to leave); nats-server and redis-server also stop cleanly on it.
+STOPSIGNAL SIGINT
 CMD ["nats-server"]

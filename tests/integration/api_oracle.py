@@ -23,9 +23,6 @@ import sys
 import time
 from decimal import Decimal, getcontext
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import oracle  # noqa: E402
-
 getcontext().prec = 4000  # exact decimal sums of doubles
 EXCHANGES = ["exchange1", "exchange2", "exchange3"]
 SYMBOLS = {"BTCUSDT": 100000.0, "ETHUSDT": 3050.0, "DOGEUSDT": 0.3}
@@ -182,6 +179,9 @@ def latest(ticks_path, answer, exchange, symbol, max_ts):
 
 
 def genlog_ticks(paths):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import oracle  # the line-log parser of the other services' tests; only this command needs it
+
     ticks = []
     for path in paths:
         ticks.extend(oracle.load_generator_log(path)[0])
