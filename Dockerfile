@@ -4,9 +4,12 @@
 #
 #   docker build -t marketflow:dev .
 #
+# Without Docker or a registry: deploy/image/build.sh (podman, base images from debootstrap).
+#
 # The Kubernetes manifests (deploy/k8s) pick the binary with `command:`; the image has no
 # ENTRYPOINT. Binaries: marketflow-generator, marketflow-collector, marketflow-aggregator,
-# marketflow-persister (--sink postgres | --sink redis), marketflow-api (--port 8080).
+# marketflow-persister (--sink postgres | --sink redis), marketflow-api (--port 8080), and
+# marketflow-healthz (a health check script for compose, deploy/compose).
 # Database migrations are in /usr/share/marketflow/migrations.
 #
 # Linted offline by deploy/k8s/validate.sh; see docs/deploy.md.
@@ -82,6 +85,8 @@ RUN groupadd --system --gid 10001 marketflow \
       --home-dir /nonexistent --shell /usr/sbin/nologin marketflow
 
 COPY --from=build /staging/usr/local/bin/ /usr/local/bin/
+# The health check of the compose file (GET /healthz on the metrics port, in bash).
+COPY deploy/image/marketflow-healthz /usr/local/bin/marketflow-healthz
 COPY sql/migrations/ /usr/share/marketflow/migrations/
 # The persister applies these at start (it also looks there by default; stated for clarity).
 ENV MARKETFLOW_PERSISTER_MIGRATIONS=/usr/share/marketflow/migrations

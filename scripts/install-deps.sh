@@ -11,8 +11,11 @@
 # ask invoke-rc.d not to start anything (a temporary policy-rc.d), and afterwards we stop the
 # system services of the packages we just installed if they run anyway.
 #
-# Usage: scripts/install-deps.sh [--check]
+# Usage: scripts/install-deps.sh [--check] [--image]
 #   --check   only report missing packages; exit 1 when some are missing.
+#   --image   also the container tools that build and run the image (deploy/image/build.sh,
+#             the image tests): podman with runc, debootstrap for the base images,
+#             podman-compose.
 set -euo pipefail
 
 PACKAGES=(
@@ -26,6 +29,7 @@ PACKAGES=(
     # tools used by scripts, tests and benchmarks
     python3 curl jq wrk procps psmisc iproute2 netcat-openbsd
 )
+IMAGE_PACKAGES=(podman runc debootstrap podman-compose)
 
 log() {
     printf 'install-deps: %s\n' "$*" >&2
@@ -108,19 +112,21 @@ stop_packaged_servers() {
 }
 
 main() {
-    local check_only=0
-    case "${1:-}" in
-        --check) check_only=1 ;;
-        "") ;;
-        -h | --help)
-            sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-            return 0
-            ;;
-        *)
-            log "unknown argument: $1 (accepted: --check, --help)"
-            return 2
-            ;;
-    esac
+    local check_only=0 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --check) check_only=1 ;;
+            --image) PACKAGES+=("${IMAGE_PACKAGES[@]}") ;;
+            -h | --help)
+                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+                return 0
+                ;;
+            *)
+                log "unknown argument: $arg (accepted: --check, --image, --help)"
+                return 2
+                ;;
+        esac
+    done
 
     local -a missing
     mapfile -t missing < <(missing_packages)

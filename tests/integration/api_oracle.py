@@ -5,6 +5,8 @@
   check TICKS ANSWER_JSON KIND EXCHANGE SYMBOL [KNOWN]
                                   recomputes the answer from raw ticks with from <= ts < to
   latest TICKS ANSWER_JSON EXCHANGE SYMBOL MAX_TS
+  ticks GENLOG...                 the ticks of marketflow-generator line logs as JSON lines
+                                  (oracle.py's parser; one per Nats-Msg-Id, as JetStream keeps)
   pub URL SUBJECT PAYLOAD         one core NATS publish
   status-loop URL PREFIX          fake collector/aggregator/persister heartbeats every 1 s
 
@@ -14,6 +16,7 @@ to the earlier ts, then to the smaller exchange name. Comparisons are exact (==)
 """
 import json
 import math
+import os
 import random
 import socket
 import sys
@@ -175,6 +178,17 @@ def latest(ticks_path, answer, exchange, symbol, max_ts):
         fail("latest %s != oracle %r" % (answer, best))
 
 
+def genlog_ticks(paths):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import oracle  # the line-log parser of the other services' tests; only this command needs it
+
+    ticks = []
+    for path in paths:
+        ticks.extend(oracle.load_generator_log(path)[0])
+    for t in oracle.dedupe(ticks):
+        print(json.dumps(t))
+
+
 def nats_conn(url):
     host, port = url.replace("nats://", "").split(":")
     s = socket.create_connection((host, int(port)), timeout=5)
@@ -216,6 +230,8 @@ def main():
         check(*args)
     elif cmd == "latest":
         latest(*args)
+    elif cmd == "ticks":
+        genlog_ticks(args)
     elif cmd == "pub":
         pub(*args)
     elif cmd == "status-loop":

@@ -8,20 +8,14 @@
 # the collectors' status heartbeats ("mode"), and /mode/test switches them back.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/api_lib.sh"
 MFCAT="$BUILD_DIR/tests/tools/mf-cat"
-ORACLE="python3 $SOURCE_DIR/tests/integration/api_oracle.py"
 for svc in generator collector aggregator persister api; do
     mf_bin "$svc" >/dev/null 2>&1 || mf_fail "marketflow-$svc not built"
 done
 [[ -x $MFCAT ]] || mf_fail "mf-cat not built"
 
-mf_start_nats
-mf_start_postgres
-mf_start_redis
-mf_feeds 3
-mf_setup_api
-export MARKETFLOW_EXCHANGES_MODE=test MARKETFLOW_REDIS_RETENTION_S=60
-export MARKETFLOW_PERSISTER_FLUSH_MS=500 MARKETFLOW_API_SETTLE_MS=3000
+mf_api_stack_servers
 
 mf_start_bg capture "$MFCAT" sub 'marketflow.ticks.>'
 mf_start_bg pg "$(mf_bin persister)" --sink postgres
@@ -35,38 +29,21 @@ mf_start_bg generator "$(mf_bin generator)" --seed 7
 mf_wait_for 60 bash -c "curl -sS '$MF_API_URL/health' | jq -e '.status == \"ok\"'"
 mf_pass "health ok with the whole stack"
 
-req() {
-    BODY=$(curl -sS -w '\n%{http_code}' "$MF_API_URL$1")
-    CODE=${BODY##*$'\n'}
-    BODY=${BODY%$'\n'*}
-    [[ $CODE == 200 ]] || mf_fail "$1 -> $CODE: $BODY"
-}
-check_all() { # period source-regex
-    local kind ex path
-    for kind in average highest lowest; do
-        for ex in "" exchange2; do
-            path=/prices/$kind/${ex:+$ex/}BTCUSDT?period=$1
-            req "$path"
-            [[ $(jq -r .source <<<"$BODY") =~ ^($2)$ ]] || mf_fail "$path source: $BODY"
-            sleep 0.3 # the capture lags the bus by a few ms
-            $ORACLE check "$MF_TMP/capture.log" "$BODY" "$kind" "$ex" BTCUSDT ||
-                mf_fail "$path: $BODY"
-        done
-    done
-}
-
 sleep 75 # more than the retention, and at least one whole minute in PostgreSQL
-for period in 1s 5s; do check_all "$period" redis; done
-for period in 1m 5m 3m; do check_all "$period" 'redis\+postgres|postgres'; done
-req /prices/latest/btcusdt
+CAPTURE=$MF_TMP/capture.log
+for period in 1s 5s; do mf_api_check_all "$period" redis "$CAPTURE"; done
+for period in 1m 5m 3m; do
+    mf_api_check_all "$period" 'redis\+postgres|postgres' "$CAPTURE"
+done
+mf_api_req /prices/latest/btcusdt
 [[ $(jq -r .source <<<"$BODY") == bus ]] || mf_fail "latest source: $BODY"
 mf_pass "values equal the oracle over the bus ticks for 1s 5s (Redis), 1m 5m 3m (PostgreSQL + Redis)"
 
 mf_stop_redis
 mf_wait_for 15 bash -c "curl -sS '$MF_API_URL/health' | jq -e '.status == \"degraded\"'"
-req "/prices/average/BTCUSDT?period=5m"
+mf_api_req "/prices/average/BTCUSDT?period=5m"
 [[ $(jq -r .source <<<"$BODY") == postgres ]] || mf_fail "Redis down: $BODY"
-$ORACLE check "$MF_TMP/capture.log" "$BODY" average "" BTCUSDT || mf_fail "Redis down: $BODY"
+$API_ORACLE check "$MF_TMP/capture.log" "$BODY" average "" BTCUSDT || mf_fail "Redis down: $BODY"
 mf_restart_redis
 mf_wait_for 30 bash -c "curl -sS '$MF_API_URL/health' | jq -e '.status == \"ok\"'"
 mf_pass "health degraded while Redis is down (answers from PostgreSQL), ok when it returns"
@@ -75,7 +52,7 @@ collector_mode() {
     curl -sS "$MF_API_URL/health" | jq -e --arg m "$1" \
         '[.components.collectors.instances[] | select(.alive)] | length > 0 and all(.mode == $m)'
 }
-req /mode
+mf_api_req /mode
 [[ $(jq -r .mode <<<"$BODY") == test ]] || mf_fail "mode: $BODY"
 BODY=$(curl -sS -X POST "$MF_API_URL/mode/live")
 jq -e '.mode == "live" and .previous == "test" and .changed' <<<"$BODY" >/dev/null ||
