@@ -47,7 +47,7 @@ struct mf_jspub {
     size_t reply_len;
     pthread_mutex_t mu;
     pthread_cond_t cv, cv_inbox;
-    atomic_int waiting; /* the owner is in (or entering) mf_jspub_wait */
+    atomic_int waiting; /* the owner is in (or entering) mf_jspub_wait: 1, 2 watching work */
     atomic_llong inflight;
     /* Guarded by mu. */
     js_answer *ans;
@@ -331,7 +331,8 @@ void mf_jspub_wait(mf_jspub *p, int timeout_ms, int for_answers, const atomic_ll
     dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&p->mu);
-    atomic_store(&p->waiting, 1); /* before `work` is read: see mf_jspub_wake_if_waiting */
+    /* Declared before `work` is read (see mf_jspub_wake_if_waiting); 2: watching `work`. */
+    atomic_store(&p->waiting, work != NULL ? 2 : 1);
     p->for_answers = for_answers;
     if (!p->kicked && (work == NULL || atomic_load(work) <= 0) &&
         !(for_answers && p->cfg.wake_after > 0 && p->nans >= p->cfg.wake_after))
@@ -350,7 +351,7 @@ void mf_jspub_wake(mf_jspub *p) {
 }
 
 void mf_jspub_wake_if_waiting(mf_jspub *p) {
-    if (atomic_load(&p->waiting)) mf_jspub_wake(p);
+    if (atomic_load(&p->waiting) == 2) mf_jspub_wake(p);
 }
 
 void mf_jspub_take_counts(mf_jspub *p, mf_jspub_counts *add) {

@@ -133,7 +133,8 @@ size_t mf_jspub_poll(mf_jspub *p, int64_t now_ms);
 void mf_jspub_wait(mf_jspub *p, int timeout_ms, int for_answers, const atomic_llong *work);
 /* Ends the owner's current or next mf_jspub_wait (any thread). */
 void mf_jspub_wake(mf_jspub *p);
-/* Same, only when the owner waits (one atomic load otherwise): for hot paths. */
+/* Same, only when the owner waits watching a `work` counter (one atomic load otherwise): for
+ * the producers' hot paths. */
 void mf_jspub_wake_if_waiting(mf_jspub *p);
 /* Adds the counts since the last call to *add and starts again from zero. */
 void mf_jspub_take_counts(mf_jspub *p, mf_jspub_counts *add);
