@@ -75,11 +75,23 @@ const char *mf_jspub_outcome_str(mf_jspub_outcome o) {
     return "unknown";
 }
 
+/* The JetStream error code of an {"error":{"code":N,..}} answer (nats-server writes compact
+ * JSON), or -1. */
+static long error_code(const char *data, size_t len) {
+    static const char key[] = "\"code\":";
+    const char *p = memmem(data, len, key, sizeof(key) - 1), *end = data + len;
+    long v = 0;
+    if (p == NULL) return -1;
+    p += sizeof(key) - 1;
+    if (p == end || *p < '0' || *p > '9') return -1;
+    for (; p < end && *p >= '0' && *p <= '9' && v < 100000; p++) v = v * 10 + (*p - '0');
+    return v;
+}
+
 mf_jspub_outcome mf_jspub_classify(const char *data, int len, int no_responders) {
     if (no_responders || data == NULL || len <= 0) return MF_JSPUB_RETRYABLE;
     if (memmem(data, (size_t)len, "\"error\"", 7) != NULL)
-        return memmem(data, (size_t)len, "\"code\":503", 10) != NULL ? MF_JSPUB_RETRYABLE
-                                                                     : MF_JSPUB_REFUSED;
+        return error_code(data, (size_t)len) == 503 ? MF_JSPUB_RETRYABLE : MF_JSPUB_REFUSED;
     return memmem(data, (size_t)len, "\"duplicate\":true", 16) != NULL ? MF_JSPUB_DUPLICATE
                                                                        : MF_JSPUB_STORED;
 }
