@@ -246,7 +246,7 @@ mf_status mf_jspub_send(mf_jspub *p, const mf_jspub_msg *m, void *user, int64_t 
     s->user = user;
     s->live = 1;
     if (transmit(p, s, msg, now_ms) == NATS_OK) p->counts.sent++;
-    atomic_store(&p->inflight, (long long)(p->tail - p->head));
+    atomic_store_explicit(&p->inflight, (long long)(p->tail - p->head), memory_order_relaxed);
     return MF_OK;
 }
 
@@ -263,7 +263,7 @@ static void finish(mf_jspub *p, js_slot *s, mf_jspub_outcome out) {
 
 static void advance_head(mf_jspub *p) {
     while (p->head < p->tail && !p->slots[p->head % p->nslots].live) p->head++;
-    atomic_store(&p->inflight, (long long)(p->tail - p->head));
+    atomic_store_explicit(&p->inflight, (long long)(p->tail - p->head), memory_order_relaxed);
 }
 
 static void apply(mf_jspub *p, const js_answer *a, int64_t now) {
