@@ -77,10 +77,17 @@ natsStatus mf_jspull_ack(natsConnection *nc, const char *reply) {
     return natsConnection_Publish(nc, reply, "+ACK", 4);
 }
 
-static void request(mf_jspull *p, int64_t now) {
+natsStatus mf_jspull_reply(natsConnection *nc, natsMsg *m, mf_jspull_reply_kind kind) {
+    static const char *body[] = {"+ACK", "-NAK", "+TERM", "+WPI"};
+    const char *reply = natsMsg_GetReply(m);
+    if (reply == NULL || reply[0] == '\0') return NATS_INVALID_ARG;
+    return natsConnection_PublishString(nc, reply, body[kind]);
+}
+
+static void request(mf_jspull *p, int64_t now, int batch, int expires_ms) {
     char body[96];
-    int len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", p->batch,
-                       (long long)p->expires_ms * NS_PER_MS);
+    int len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", batch,
+                       (long long)expires_ms * NS_PER_MS);
     snprintf(p->latest, sizeof(p->latest), "%s.%llu", p->inbox, (unsigned long long)++p->requests);
     if (natsConnection_PublishRequest(p->nc, p->next_subject, p->latest, body, len) != NATS_OK) {
         mf_log_ratelimited(MF_LOG_WARN, 5000, "pull request failed: %s", nats_GetLastError(NULL));
@@ -90,42 +97,69 @@ static void request(mf_jspull *p, int64_t now) {
     p->last_req = now;
 }
 
-/* A status message on the inbox: notes whether it ends the last request. */
-static void on_status(mf_jspull *p, natsMsg *m, const char *status) {
-    int ends = strcmp(status, "100") != 0;
+/* A status message on the inbox: notes whether it ends the last request. Returns 1 when it
+ * says the consumer is not there (no responders; 409 consumer deleted). */
+static int on_status(mf_jspull *p, natsMsg *m, const char *status) {
+    const char *desc = NULL;
+    int ends = strcmp(status, "100") != 0, gone;
+    natsMsgHeader_Get(m, "Description", &desc);
+    gone = strcmp(status, "503") == 0 ||
+           (strcmp(status, "409") == 0 && desc != NULL && strstr(desc, "Deleted") != NULL);
     if (ends && strcmp(natsMsg_GetSubject(m), p->latest) == 0) p->ended = 1;
-    if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0 && strcmp(status, "100") != 0) {
-        const char *desc = NULL;
-        natsMsgHeader_Get(m, "Description", &desc);
+    if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0 && strcmp(status, "100") != 0)
         mf_log_ratelimited(MF_LOG_WARN, 5000, "pull status %s%s%s", status, desc ? " " : "",
                            desc ? desc : "");
-    }
+    return gone;
 }
 
-mf_status mf_jspull_next(mf_jspull *p, natsMsg **msg, int wait_ms) {
+/* Takes one message off the inbox within wait_ms: 1 for a consumer message (*msg), 0 for
+ * none or a status, -1 when a status says the consumer is not there. */
+static int take(mf_jspull *p, natsMsg **msg, int wait_ms) {
     const char *status = NULL;
     natsMsg *m = NULL;
-    natsStatus ns;
-    if (!p->stopped) {
-        int64_t now = mf_mono_ms();
-        if (p->ended || p->since >= p->batch / 2 || now - p->last_req >= p->expires_ms)
-            request(p, now);
-    }
-    ns = natsSubscription_NextMsg(&m, p->sub, wait_ms);
-    if (ns == NATS_TIMEOUT) return MF_ERR_TIMEOUT;
+    int gone;
+    natsStatus ns = natsSubscription_NextMsg(&m, p->sub, wait_ms);
+    if (ns == NATS_TIMEOUT) return 0;
     if (ns != NATS_OK) {
         mf_log_ratelimited(MF_LOG_WARN, 5000, "pull inbox: %s", natsStatus_GetText(ns));
         mf_sleep_ms(100);
-        return MF_ERR_NATS;
+        return 0;
     }
     /* Status messages come on our inbox; the consumer's messages on their stream subject. */
     if (strncmp(natsMsg_GetSubject(m), p->inbox, p->inbox_len) == 0 &&
         natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
-        on_status(p, m, status);
+        gone = on_status(p, m, status);
         natsMsg_Destroy(m);
-        return MF_ERR_TIMEOUT;
+        return gone ? -1 : 0;
     }
-    p->since++;
     *msg = m;
+    return 1;
+}
+
+mf_status mf_jspull_fetch(mf_jspull *p, natsMsg **msgs, int max, int timeout_ms, int *count) {
+    int64_t end = mf_mono_ms() + timeout_ms + 100;
+    int n = 0, r = 0;
+    if (max <= 0 || timeout_ms <= 0) return MF_ERR_INVALID_ARG;
+    request(p, mf_mono_ms(), max, timeout_ms);
+    while (n < max && !p->ended) {
+        int64_t left = end - mf_mono_ms();
+        if (left <= 0) break;
+        r = take(p, &msgs[n], (int)left);
+        if (r < 0) break;
+        n += r;
+    }
+    *count = n;
+    if (n > 0) return MF_OK;
+    return r < 0 ? MF_ERR_NOT_FOUND : MF_ERR_TIMEOUT;
+}
+
+mf_status mf_jspull_next(mf_jspull *p, natsMsg **msg, int wait_ms) {
+    if (!p->stopped) {
+        int64_t now = mf_mono_ms();
+        if (p->ended || p->since >= p->batch / 2 || now - p->last_req >= p->expires_ms)
+            request(p, now, p->batch, p->expires_ms);
+    }
+    if (take(p, msg, wait_ms) <= 0) return MF_ERR_TIMEOUT;
+    p->since++;
     return MF_OK;
 }
