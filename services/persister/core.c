@@ -4,8 +4,9 @@
  * Threads:
  *   - the core thread (pers_core_run, called by main): owns the pull (mf_jspull, one request
  *     per batch) on the durable consumer "<prefix>-persister-<sink>" (filter
- *     <prefix>.rollups.1s.>), the batch buffers and the sink. Loop: sink idle work -> (re)connect the sink when due -> rebuild
- *     when the sink asks -> gather a batch (until batch_rows messages or flush_ms elapsed) ->
+ *     <prefix>.rollups.1s.>), the batch buffers and the sink. Loop: sink idle work ->
+ *     (re)connect the sink when due -> rebuild when the sink asks -> gather a batch (until
+ *     batch_rows messages or flush_ms elapsed) ->
  *     parse + dedupe -> sink write (retried with capped backoff until it commits; InProgress
  *     keeps the held messages from being redelivered meanwhile) -> ack every message.
  *   - a nats.c delivery thread for <prefix>.latest.> when the sink takes latest ticks
