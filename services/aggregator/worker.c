@@ -44,6 +44,7 @@ typedef struct agg_pub {
     int barrier;
     int waiting;       /* not in the publisher's ring: to be sent (again) */
     int sent;          /* handed to the publisher at least once */
+    int refused;       /* waiting since the stream refused it: sent again by the slow cycle */
     agg_partial *part; /* freed once done */
 } agg_pub;
 
@@ -221,10 +222,12 @@ static void set_waiting(agg_worker *w, agg_pub *p) {
 static void on_pub_done(void *closure, void *user, mf_jspub_outcome out) {
     agg_worker *w = closure;
     agg_pub *p = user;
-    if (out == MF_JSPUB_STORED || out == MF_JSPUB_DUPLICATE)
+    if (out == MF_JSPUB_STORED || out == MF_JSPUB_DUPLICATE) {
         pub_done(w, p);
-    else
-        set_waiting(w, p); /* refused: again at the next slow cycle; abandoned: redelivered */
+        return;
+    }
+    p->refused = out == MF_JSPUB_REFUSED; /* again at the next slow cycle */
+    set_waiting(w, p);                    /* abandoned (stopping): its ticks are redelivered */
 }
 
 /* Core: fire and forget (nothing to ack). */
@@ -279,8 +282,9 @@ static size_t pend_lower(const agg_worker *w, uint64_t seq) {
     return lo;
 }
 
-/* Sends the waiting publishes, in seq order, while the ring has room. */
-static void send_waiting(agg_worker *w) {
+/* Sends the waiting publishes, in seq order, while the ring has room; the refused ones only
+ * from the slow cycle (`slow`). */
+static void send_waiting(agg_worker *w, int slow) {
     size_t i;
     if (w->nwaiting == 0) return;
     i = pend_lower(w, w->wait_seq);
@@ -288,11 +292,11 @@ static void send_waiting(agg_worker *w) {
     for (; i < w->count && w->nwaiting > 0; i++) {
         agg_pub *p = w->pend[w->head + i];
         if (!p->waiting) continue;
-        if (p->done || p->barrier) { /* cannot happen: never sent */
-            p->waiting = 0;
-            w->nwaiting--;
+        if (p->refused && !slow) {
+            if (p->seq < w->wait_seq) w->wait_seq = p->seq;
             continue;
         }
+        p->refused = 0;
         int again = p->sent, room = send_js(w, p);
         if (p->waiting) {
             if (p->seq < w->wait_seq) w->wait_seq = p->seq;
@@ -345,7 +349,7 @@ static size_t drain_completions(agg_worker *w) {
     size_t n;
     if (w->pub == NULL) return 0;
     n = mf_jspub_poll(w->pub, mf_mono_ms());
-    if (n > 0 && w->nwaiting > 0 && mf_jspub_room(w->pub) > 0) send_waiting(w);
+    if (n > 0 && w->nwaiting > 0 && mf_jspub_room(w->pub) > 0) send_waiting(w, 0);
     take_counts(w);
     pend_trim(w);
     return n;
@@ -445,7 +449,7 @@ static void cycle(agg_worker *w, int force) {
         w->next_slow = mono + SLOW_MS;
         agg_windows_expire(w->win, now);
         if (w->pub != NULL) {
-            send_waiting(w);
+            send_waiting(w, 1);
             take_counts(w);
         }
     }
@@ -462,7 +466,7 @@ static void finish(agg_worker *w) {
         if (drain_completions(w) == 0) mf_sleep_ms(5);
         if (mf_mono_ms() >= w->next_slow) {
             w->next_slow = mf_mono_ms() + SLOW_MS;
-            send_waiting(w);
+            send_waiting(w, 1);
         }
     }
     if (w->count > 0)
