@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "aggregator_internal.h"
+#include "mf/jspull.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/signals.h"
@@ -50,9 +51,7 @@ struct aggregator {
     char stream[64];
     char durable[96];
     char subject[128];
-    char inbox[128]; /* pull replies: "<inbox>.<request number>" */
-    size_t inbox_len;
-    char next_subject[256]; /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> */
+    mf_jspull *pull; /* transport=jetstream (sub is NULL then) */
     atomic_llong lag;
     atomic_llong server_ack_pending;
     int64_t next_poll;
@@ -110,7 +109,7 @@ static void dispatch(aggregator *a, natsMsg *m, agg_batch **batches) {
         atomic_fetch_add(a->sh.c.rejected_json, 1);
         mf_log_ratelimited(MF_LOG_WARN, 5000, "bad tick payload subject=%s len=%d",
                            natsMsg_GetSubject(m), len);
-        if (reply) agg_ack_subject(&a->sh, reply); /* redelivering it would not fix it */
+        if (reply) mf_jspull_ack(a->sh.nc, reply); /* redelivering it would not fix it */
         return;
     }
     w = worker_of(a, &t);
@@ -130,71 +129,26 @@ static void hand_over(aggregator *a, agg_batch **batches) {
     }
 }
 
-/* Sends one pull request for the next batch; the reply subject names the request. */
-static natsStatus pull_request(aggregator *a, uint64_t n) {
-    char reply[160], body[96];
-    int len = snprintf(body, sizeof(body), "{\"batch\":%d,\"expires\":%lld}", FETCH_BATCH,
-                       (long long)FETCH_WAIT_MS * NS_PER_MS);
-    snprintf(reply, sizeof(reply), "%s.%llu", a->inbox, (unsigned long long)n);
-    return natsConnection_PublishRequest(a->sh.nc, a->next_subject, reply, body, len);
-}
-
-/* Takes one message off the pull inbox. Returns 1 for a tick (dispatched), 0 for nothing or a
- * status message; *ended is set when the status ends request `latest` (408 expired, 404 ...). */
-static int
-pull_next(aggregator *a, agg_batch **batches, const char *latest, int wait_ms, int *ended) {
-    natsMsg *m = NULL;
-    const char *status = NULL;
-    natsStatus ns = natsSubscription_NextMsg(&m, a->sub, wait_ms);
-    if (ns == NATS_TIMEOUT) return 0;
-    if (ns != NATS_OK) {
-        mf_log_ratelimited(MF_LOG_WARN, 5000, "pull inbox: %s", natsStatus_GetText(ns));
-        mf_sleep_ms(100);
-        return 0;
-    }
-    /* Status messages (404, 408, ...) come on our inbox; ticks on their stream subject. Only
-     * the former need their headers parsed (nats.c builds a header map on first access). */
-    if (strncmp(natsMsg_GetSubject(m), a->inbox, a->inbox_len) == 0 &&
-        natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status != NULL) {
-        if (strcmp(natsMsg_GetSubject(m), latest) == 0) *ended = 1;
-        if (strcmp(status, "404") != 0 && strcmp(status, "408") != 0)
-            mf_log_ratelimited(MF_LOG_WARN, 5000, "pull status %s", status);
-        natsMsg_Destroy(m);
-        return 0;
-    }
-    dispatch(a, m, batches);
-    natsMsg_Destroy(m);
-    return 1;
-}
-
-/* Pull loop with requests pipelined: a new request (batch 1024, 200 ms expiry) goes out when
- * half a batch arrived since the last one, when the last one ended, or every 200 ms, so the
- * server always has one queued while we work. Messages cannot be attributed to a request
- * (they carry their stream subject) and need not be: nothing here has a fixed size. Workers
- * get what arrived every half batch or when the inbox is idle. On stop, no more requests; what
- * the outstanding ones deliver (they expire within 200 ms) is still taken. */
+/* Pull loop (mf_jspull: batch 1024, 200 ms expiry, requests pipelined so the server always
+ * holds one while we work). Workers get what arrived every half batch or when the inbox is
+ * idle. On stop, no more requests; what the outstanding ones deliver (they expire within
+ * 200 ms) is still taken. */
 static void intake_jetstream(aggregator *a, agg_batch **batches) {
-    char latest[160] = "";
-    uint64_t n = 0;
-    int since = 0, held = 0, ended = 1;
-    int64_t last_req = 0, drain_end = 0;
+    int held = 0;
+    int64_t drain_end = 0;
     for (;;) {
-        int64_t now = mf_mono_ms();
+        natsMsg *m = NULL;
         if (atomic_load(&a->stop)) {
-            if (drain_end == 0) drain_end = now + FETCH_WAIT_MS + 100;
-            if (now >= drain_end) break;
-        } else if (ended || since >= FETCH_BATCH / 2 || now - last_req >= FETCH_WAIT_MS) {
-            if (pull_request(a, ++n) != NATS_OK) {
-                mf_log_ratelimited(MF_LOG_WARN, 5000, "pull request failed: %s",
-                                   nats_GetLastError(NULL));
-                mf_sleep_ms(100);
+            int64_t now = mf_mono_ms();
+            if (drain_end == 0) {
+                drain_end = now + FETCH_WAIT_MS + 100;
+                mf_jspull_stop_requests(a->pull);
             }
-            snprintf(latest, sizeof(latest), "%s.%llu", a->inbox, (unsigned long long)n);
-            since = ended = 0;
-            last_req = now;
+            if (now >= drain_end) break;
         }
-        if (pull_next(a, batches, latest, 20, &ended)) {
-            since++;
+        if (mf_jspull_next(a->pull, &m, 20) == MF_OK) {
+            dispatch(a, m, batches);
+            natsMsg_Destroy(m);
             if (++held < FETCH_BATCH / 2) continue;
         }
         if (held > 0) hand_over(a, batches);
@@ -291,27 +245,18 @@ static mf_status ensure_consumer(aggregator *a) {
     return MF_OK;
 }
 
-/* The pull protocol is driven here rather than through natsSubscription_Fetch: with messages
- * left over from an expired request, nats.c 3.4.1's Fetch wrote past its batch array (seen as
- * a crash under load; see docs/aggregator.md). A plain sync subscription on our own inbox
- * receives the messages; requests go to the consumer's MSG.NEXT API subject. */
+/* The pull protocol is driven by hand (mf_jspull: nats.c 3.4.1's Fetch wrote past its batch
+ * array under load, see docs/aggregator.md). */
 static mf_status subscribe_jetstream(aggregator *a) {
-    natsInbox *inbox = NULL;
-    char wild[160];
-    natsStatus ns;
+    mf_jspull_config pc = {.stream = a->stream,
+                           .consumer = a->durable,
+                           .batch = FETCH_BATCH,
+                           .expires_ms = FETCH_WAIT_MS};
+    mf_status s;
     for (int attempt = 0; ensure_consumer(a) != MF_OK; attempt++)
         if (mf_wait_stop((int)mf_backoff_ms(attempt, 250, 5000))) return MF_ERR_CLOSED;
-    ns = natsInbox_Create(&inbox);
-    if (ns != NATS_OK) return mf_nats_fail(ns, "inbox");
-    snprintf(a->inbox, sizeof(a->inbox), "%s", (const char *)inbox);
-    a->inbox_len = strlen(a->inbox);
-    natsInbox_Destroy(inbox);
-    snprintf(a->next_subject, sizeof(a->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", a->stream,
-             a->durable);
-    snprintf(wild, sizeof(wild), "%s.*", a->inbox);
-    ns = natsConnection_SubscribeSync(&a->sub, a->sh.nc, wild);
-    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(a->sub, -1, -1);
-    if (ns != NATS_OK) return mf_nats_fail(ns, "pull inbox subscribe");
+    s = mf_jspull_create(&a->pull, a->sh.nc, &pc);
+    if (s != MF_OK) return s;
     mf_log(MF_LOG_INFO, "consuming stream=%s consumer=%s subject=%s", a->stream, a->durable,
            a->subject);
     return MF_OK;
@@ -396,6 +341,8 @@ void aggregator_stop(aggregator *a) {
     if (a->sub) natsSubscription_Unsubscribe(a->sub);
     natsSubscription_Destroy(a->sub);
     a->sub = NULL;
+    mf_jspull_destroy(a->pull);
+    a->pull = NULL;
     for (int i = 0; i < a->nworkers; i++) agg_worker_close(a->workers[i]);
     for (int i = 0; i < a->nworkers; i++) {
         agg_worker_join(a->workers[i]);
@@ -410,6 +357,8 @@ void aggregator_destroy(aggregator *a) {
     if (a == NULL) return;
     natsSubscription_Destroy(a->sub);
     a->sub = NULL;
+    mf_jspull_destroy(a->pull);
+    a->pull = NULL;
     free(a->workers);
     free(a->sh.keys);
     free(a->sh.open);

@@ -1,45 +1,52 @@
 /* worker.c: one aggregator worker: its windows, the publishing of its partials and the acks
  * of the ticks they cover.
  *
- * Thread model: the worker thread owns its agg_windows and its list of publishes waiting for a
- * PubAck. It pops tick batches from its queue, and every cycle (20 ms) flushes due partials,
- * publishes the conflated latest, retries publishes without PubAck, and expires idle keys.
- * JetStream publishes are plain publishes with a reply subject "<worker inbox>.<seq>": the
- * stream answers there with the PubAck. (nats.c 3.4.1's js_PublishMsgAsync crashed in its
- * pending-map under ~30,000 publishes in flight, see docs/aggregator.md; this needs no map.)
- * The inbox subscription's delivery thread (on_puback) only records (seq, ok) under a mutex;
- * the worker then acks the ticks of that partial ("+ACK" to each reply subject, what
- * natsMsg_Ack sends) or publishes it again (same Nats-Msg-Id, so the stream stores it once). */
+ * Thread model: the worker thread owns its agg_windows, its list of publishes (pend, in rollup
+ * seq order) and its JetStream publisher (mf_jspub, common/src/jspub.c: private PubAck inbox,
+ * fixed in-flight ring, one outcome classification, resends with the same Nats-Msg-Id). It pops
+ * tick batches from its queue, and every cycle (20 ms) flushes due partials, publishes the
+ * conflated latest and expires idle keys. The inbox's delivery thread (nats.c) only records
+ * answers for the publisher; the worker applies them (mf_jspub_poll), and the completion
+ * callback (on_pub_done, on this thread) is where the ticks of a stored partial are acked
+ * ("+ACK" to each reply subject, what natsMsg_Ack sends).
+ * The aggregator's policy on top of the publisher's rules (docs/design.md section 4):
+ *   - a partial's JSON is rendered at each send from the compact partial (~300 B held per
+ *     publish in flight instead of the JSON and a full rollup);
+ *   - what does not fit in the ring (AGG_PUB_SLOTS in flight) waits in pend and goes out as
+ *     the ring frees;
+ *   - a partial the stream refuses (a JetStream error other than 503) is published again at
+ *     the next slow cycle (every second), for ever: its ticks stay unacked, nothing is lost,
+ *     and aggregator_publish_errors_total shows it.
+ *   - a barrier publishes nothing: its acks go once every earlier publish is stored. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aggregator_internal.h"
+#include "mf/jspub.h"
+#include "mf/jspull.h"
 #include "mf/log.h"
 #include "mf/util.h"
 
 #define CYCLE_MS 20
-#define RETRY_AFTER_MS 5000
+#define RETRY_AFTER_MS 5000 /* no PubAck for this long: published again */
+#define SLOW_MS 1000        /* expiry, resends of refused partials */
+#define AGG_PUB_SLOTS 16384 /* publishes in flight per worker */
 #define STOP_WAIT_MS 10000
 #define QUEUE_BATCHES 16
 
-/* A partial published (or to publish) and the ticks to ack once it is stored. The JSON is
- * rendered at each send from the compact partial (~300 B held per publish in flight instead of
- * the JSON and a full rollup). A barrier publishes nothing: its acks go once every earlier
- * publish is stored. */
+/* A partial published (or to publish) and the ticks to ack once it is stored. A barrier
+ * publishes nothing: its acks go once every earlier publish is stored. */
 typedef struct agg_pub {
     uint64_t seq;
     int done;
     int barrier;
-    int64_t sent_ms;   /* monotonic; 0 = not sent yet */
+    int waiting;       /* not in the publisher's ring: to be sent (again) */
+    int sent;          /* handed to the publisher at least once */
+    int refused;       /* waiting since the stream refused it: sent again by the slow cycle */
     agg_partial *part; /* freed once done */
 } agg_pub;
-
-typedef struct agg_done {
-    uint64_t seq;
-    int ok;
-} agg_done;
 
 struct agg_worker {
     agg_shared *sh;
@@ -47,18 +54,15 @@ struct agg_worker {
     pthread_t thread;
     mf_queue *q;
     agg_windows *win;
-    int js;                  /* transport=jetstream: wait for PubAcks */
-    natsSubscription *inbox; /* PubAcks arrive on "<reply_prefix><seq>" */
-    char reply_prefix[96];
-    int inbox_done; /* set (under mu) once the inbox delivery thread is finished */
-    pthread_cond_t inbox_cv;
-    /* Completions from the PubAck thread. */
-    pthread_mutex_t mu;
-    agg_done *done;
-    size_t ndone, done_cap;
-    /* Publishes waiting for a PubAck, in seq order: pend[head .. head+count). */
+    mf_jspub *pub; /* transport=jetstream */
+    /* The last rendering (render_pub), valid until the next one. */
+    char subject[160], id[96];
+    char *json;
+    /* Publishes not yet done, in seq order: pend[head .. head+count). */
     agg_pub **pend;
     size_t head, count, cap;
+    size_t nwaiting;   /* of them waiting */
+    uint64_t wait_seq; /* no waiting publish has a lower seq */
     int64_t next_cycle, next_slow;
     uint8_t *seen; /* SEEN_BITS bits, jetstream only */
     uint64_t seen_hi;
@@ -156,10 +160,10 @@ static int seen_test_set(agg_worker *w, uint64_t sseq) {
     return 0;
 }
 
-/* ---- acks and PubAcks ------------------------------------------------------------------ */
+/* ---- acks and publishes ---------------------------------------------------------------- */
 
 void agg_ack_subject(agg_shared *sh, const char *subject) {
-    natsConnection_Publish(sh->nc, subject, "+ACK", 4);
+    mf_jspull_ack(sh->nc, subject);
 }
 
 /* Acks the ticks of a stored partial, marks it done and frees it. */
@@ -177,86 +181,140 @@ static void pub_done(agg_worker *w, agg_pub *p) {
     p->done = 1;
 }
 
-/* The inbox delivery thread: record the outcome for the worker, nothing else. */
-static void on_puback(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-    agg_worker *w = closure;
-    const char *subj = natsMsg_GetSubject(msg), *data = natsMsg_GetData(msg);
-    const char *dot = subj ? strrchr(subj, '.') : NULL;
-    agg_done d;
-    (void)nc, (void)sub;
-    if (dot != NULL) {
-        d.seq = strtoull(dot + 1, NULL, 10);
-        /* A PubAck is {"stream":..,"seq":..}; failures carry "error", or are a no-responders
-         * status (no stream) with an empty body. */
-        d.ok = !natsMsg_IsNoResponders(msg) && data != NULL && natsMsg_GetDataLength(msg) > 0 &&
-               strstr(data, "\"error\"") == NULL;
-        pthread_mutex_lock(&w->mu);
-        if (w->ndone == w->done_cap) {
-            w->done_cap = w->done_cap ? w->done_cap * 2 : 1024;
-            w->done = mf_xrealloc(w->done, w->done_cap * sizeof(agg_done));
-        }
-        w->done[w->ndone++] = d;
-        pthread_mutex_unlock(&w->mu);
-    }
-    natsMsg_Destroy(msg);
-}
-
-static void on_inbox_complete(void *closure) {
-    agg_worker *w = closure;
-    pthread_mutex_lock(&w->mu);
-    w->inbox_done = 1;
-    pthread_cond_broadcast(&w->inbox_cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static void pub_free(agg_pub *p) {
     if (p == NULL) return;
     agg_partial_free(p->part);
     free(p);
 }
 
-static void pub_send(agg_worker *w, agg_pub *p) {
-    char id[96], reply[128], subject[160];
-    natsMsg *m = NULL;
-    natsStatus ns;
+/* Renders p's subject, Msg-Id and JSON into w (valid until the next call). */
+static void render_pub(agg_worker *w, const agg_pub *p, mf_jspub_msg *m) {
     mf_rollup r;
-    char *json;
     size_t json_len = 0;
     agg_partial_rollup(p->part, &r);
     snprintf(r.producer, sizeof(r.producer), "%s", w->sh->producer);
     r.seq = p->seq;
-    json = mf_rollup_to_json(&r, &json_len);
-    MF_ASSERT(json != NULL);
-    snprintf(subject, sizeof(subject), "%s.rollups.%s.%s.%s", w->sh->prefix,
+    free(w->json);
+    w->json = mf_rollup_to_json(&r, &json_len);
+    MF_ASSERT(w->json != NULL);
+    snprintf(w->subject, sizeof(w->subject), "%s.rollups.%s.%s.%s", w->sh->prefix,
              mf_window_name(r.window), r.exchange, r.symbol);
-    snprintf(id, sizeof(id), "%s:%" PRIu64, w->sh->producer, p->seq);
-    snprintf(reply, sizeof(reply), "%s%" PRIu64, w->reply_prefix, p->seq);
-    ns = natsMsg_Create(&m, subject, w->js ? reply : NULL, json, (int)json_len);
-    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (ns == NATS_OK) ns = natsConnection_PublishMsg(w->sh->nc, m);
-    natsMsg_Destroy(m);
-    free(json);
-    p->sent_ms = mf_mono_ms();
+    snprintf(w->id, sizeof(w->id), "%s:%" PRIu64, w->sh->producer, p->seq);
+    m->subject = w->subject;
+    m->msg_id = w->id;
+    m->data = w->json;
+    m->len = (int)json_len;
+}
+
+static int on_pub_render(void *closure, void *user, mf_jspub_msg *out) {
+    render_pub(closure, user, out);
+    return 0;
+}
+
+static void set_waiting(agg_worker *w, agg_pub *p) {
+    if (p->waiting) return;
+    p->waiting = 1;
+    w->nwaiting++;
+    if (p->seq < w->wait_seq) w->wait_seq = p->seq;
+}
+
+/* The publisher's completion of p (this thread): ack its ticks once stored. */
+static void on_pub_done(void *closure, void *user, mf_jspub_outcome out) {
+    agg_worker *w = closure;
+    agg_pub *p = user;
+    if (out == MF_JSPUB_STORED || out == MF_JSPUB_DUPLICATE) {
+        pub_done(w, p);
+        return;
+    }
+    p->refused = out == MF_JSPUB_REFUSED; /* again at the next slow cycle */
+    set_waiting(w, p);                    /* abandoned (stopping): its ticks are redelivered */
+}
+
+/* Core: fire and forget (nothing to ack). */
+static void send_core(agg_worker *w, agg_pub *p) {
+    mf_jspub_msg m;
+    natsMsg *msg = NULL;
+    natsStatus ns;
+    render_pub(w, p, &m);
+    ns = natsMsg_Create(&msg, m.subject, NULL, m.data, m.len);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(msg, "Nats-Msg-Id", m.msg_id);
+    if (ns == NATS_OK) ns = natsConnection_PublishMsg(w->sh->nc, msg);
+    natsMsg_Destroy(msg);
     if (ns != NATS_OK) {
-        p->sent_ms = 0;
         atomic_fetch_add(w->sh->c.publish_errors, 1);
-        mf_log_ratelimited(MF_LOG_WARN, 5000, "rollup publish failed subject=%s: %s", subject,
+        mf_log_ratelimited(MF_LOG_WARN, 5000, "rollup publish failed subject=%s: %s", m.subject,
                            natsStatus_GetText(ns));
     }
 }
 
-static agg_pub *pend_find(agg_worker *w, uint64_t seq) {
+/* Hands p to the publisher. Returns 0 when the ring is full (p waits in pend). */
+static int send_js(agg_worker *w, agg_pub *p) {
+    mf_jspub_msg m;
+    mf_status s;
+    if (mf_jspub_room(w->pub) == 0) {
+        set_waiting(w, p);
+        return 0;
+    }
+    render_pub(w, p, &m);
+    s = mf_jspub_send(w->pub, &m, p, mf_mono_ms());
+    if (s != MF_OK) {
+        set_waiting(w, p);
+        return s != MF_ERR_FULL;
+    }
+    p->sent = 1;
+    if (p->waiting) {
+        p->waiting = 0;
+        w->nwaiting--;
+    }
+    return 1;
+}
+
+/* The first pend index whose seq is >= seq. */
+static size_t pend_lower(const agg_worker *w, uint64_t seq) {
     size_t lo = 0, hi = w->count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        agg_pub *p = w->pend[w->head + mid];
-        if (p->seq == seq) return p;
-        if (p->seq < seq)
+        if (w->pend[w->head + mid]->seq < seq)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return NULL;
+    return lo;
+}
+
+/* Sends the waiting publishes, in seq order, while the ring has room; the refused ones only
+ * from the slow cycle (`slow`). */
+static void send_waiting(agg_worker *w, int slow) {
+    size_t i;
+    if (w->nwaiting == 0) return;
+    i = pend_lower(w, w->wait_seq);
+    w->wait_seq = UINT64_MAX;
+    for (; i < w->count && w->nwaiting > 0; i++) {
+        agg_pub *p = w->pend[w->head + i];
+        if (!p->waiting) continue;
+        if (p->refused && !slow) {
+            if (p->seq < w->wait_seq) w->wait_seq = p->seq;
+            continue;
+        }
+        p->refused = 0;
+        int again = p->sent, room = send_js(w, p);
+        if (p->waiting) {
+            if (p->seq < w->wait_seq) w->wait_seq = p->seq;
+            if (!room) break; /* ring full: the rest waits */
+        } else if (again) {
+            atomic_fetch_add(w->sh->c.republished, 1);
+        }
+    }
+}
+
+/* Adds what the publisher counted to the aggregator's counters. */
+static void take_counts(agg_worker *w) {
+    mf_jspub_counts d = {0};
+    long long errors;
+    mf_jspub_take_counts(w->pub, &d);
+    errors = d.send_errors + d.retryable + d.refused;
+    if (errors) atomic_fetch_add(w->sh->c.publish_errors, errors);
+    if (d.resent) atomic_fetch_add(w->sh->c.republished, d.resent);
 }
 
 static void pend_push(agg_worker *w, agg_pub *p) {
@@ -284,40 +342,17 @@ static void pend_trim(agg_worker *w) {
     if (w->count == 0) w->head = 0;
 }
 
-/* Applies the PubAcks recorded since the last call. Returns how many. */
+/* Applies the PubAcks that arrived (acks the ticks of what is stored), resends what the
+ * publisher's rules say is due, and sends what waits while the ring has room. Returns how
+ * many answers there were. */
 static size_t drain_completions(agg_worker *w) {
-    agg_done *list;
     size_t n;
-    pthread_mutex_lock(&w->mu);
-    list = w->done;
-    n = w->ndone;
-    w->done = NULL;
-    w->ndone = w->done_cap = 0;
-    pthread_mutex_unlock(&w->mu);
-    for (size_t i = 0; i < n; i++) {
-        agg_pub *p = pend_find(w, list[i].seq);
-        if (p == NULL || p->done) continue; /* a PubAck for a publish sent twice */
-        if (!list[i].ok) {
-            atomic_fetch_add(w->sh->c.publish_errors, 1);
-            p->sent_ms = 0; /* sent again by retry_pending */
-            continue;
-        }
-        pub_done(w, p);
-    }
-    free(list);
+    if (w->pub == NULL) return 0;
+    n = mf_jspub_poll(w->pub, mf_mono_ms());
+    if (n > 0 && w->nwaiting > 0 && mf_jspub_room(w->pub) > 0) send_waiting(w, 0);
+    take_counts(w);
     pend_trim(w);
     return n;
-}
-
-/* Publishes again what failed or got no PubAck for RETRY_AFTER_MS. */
-static void retry_pending(agg_worker *w, int64_t mono) {
-    for (size_t i = 0; i < w->count; i++) {
-        agg_pub *p = w->pend[w->head + i];
-        if (p->done || p->barrier || (p->sent_ms != 0 && mono - p->sent_ms < RETRY_AFTER_MS))
-            continue;
-        atomic_fetch_add(w->sh->c.republished, 1);
-        pub_send(w, p);
-    }
 }
 
 /* ---- emitting partials and latest ------------------------------------------------------ */
@@ -330,12 +365,16 @@ static void on_partial(agg_partial *part, void *ctx) {
     p->part = part;
     atomic_fetch_add(sh->c.rollups_out[part->window], 1);
     if (part->correction) atomic_fetch_add(sh->c.late_corrections, 1);
-    pub_send(w, p);
-    if (!w->js) { /* core: fire and forget, nothing to ack */
+    if (w->pub == NULL) {
+        send_core(w, p);
         pub_free(p);
         return;
     }
     pend_push(w, p);
+    if (w->nwaiting == 0) /* else it queues behind the waiting ones */
+        send_js(w, p);
+    else
+        set_waiting(w, p);
 }
 
 static void on_latest(const mf_tick *t, void *ctx) {
@@ -407,9 +446,12 @@ static void cycle(agg_worker *w, int force) {
     agg_windows_flush(w->win, now, force, on_partial, w);
     agg_windows_latest(w->win, now, force, on_latest, w);
     if (force || mono >= w->next_slow) {
-        w->next_slow = mono + 1000;
+        w->next_slow = mono + SLOW_MS;
         agg_windows_expire(w->win, now);
-        retry_pending(w, mono);
+        if (w->pub != NULL) {
+            send_waiting(w, 1);
+            take_counts(w);
+        }
     }
     atomic_store(&w->sh->keys[w->index], (long long)agg_windows_keys(w->win));
     atomic_store(&w->sh->open[w->index], (long long)agg_windows_open(w->win));
@@ -422,7 +464,10 @@ static void finish(agg_worker *w) {
     end = mf_mono_ms() + STOP_WAIT_MS;
     while (w->count > 0 && mf_mono_ms() < end) {
         if (drain_completions(w) == 0) mf_sleep_ms(5);
-        retry_pending(w, mf_mono_ms());
+        if (mf_mono_ms() >= w->next_slow) {
+            w->next_slow = mf_mono_ms() + SLOW_MS;
+            send_waiting(w, 1);
+        }
     }
     if (w->count > 0)
         mf_log(MF_LOG_WARN,
@@ -456,66 +501,41 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static mf_status worker_inbox(agg_worker *w) {
-    natsInbox *inbox = NULL;
-    char subj[128];
-    natsStatus ns = natsInbox_Create(&inbox);
-    if (ns != NATS_OK) return mf_nats_fail(ns, "inbox");
-    snprintf(w->reply_prefix, sizeof(w->reply_prefix), "%s.", (const char *)inbox);
-    natsInbox_Destroy(inbox);
-    snprintf(subj, sizeof(subj), "%s*", w->reply_prefix);
-    w->js = 1;
-    ns = natsConnection_Subscribe(&w->inbox, w->sh->nc, subj, on_puback, w);
-    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(w->inbox, -1, -1);
-    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(w->inbox, on_inbox_complete, w);
-    return ns == NATS_OK ? MF_OK : mf_nats_fail(ns, "PubAck inbox subscribe");
-}
-
-/* Unsubscribes the inbox and waits (bounded) until its delivery thread is done with w. */
-static int inbox_stop(agg_worker *w) {
-    struct timespec dl;
-    int done;
-    if (w->inbox == NULL) return 1;
-    natsSubscription_Unsubscribe(w->inbox);
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += 2;
-    pthread_mutex_lock(&w->mu);
-    while (!w->inbox_done && pthread_cond_timedwait(&w->inbox_cv, &w->mu, &dl) == 0) {
-    }
-    done = w->inbox_done;
-    pthread_mutex_unlock(&w->mu);
-    natsSubscription_Destroy(w->inbox);
-    w->inbox = NULL;
-    return done;
+static mf_status worker_publisher(agg_worker *w) {
+    mf_jspub_config pc = {
+        .nc = w->sh->nc,
+        .slots = AGG_PUB_SLOTS,
+        .ack_wait_ms = RETRY_AFTER_MS,
+        .retry_ms = SLOW_MS,
+        .scan_ms = SLOW_MS,
+        .render = on_pub_render,
+        .done = on_pub_done,
+        .closure = w,
+    };
+    w->wait_seq = UINT64_MAX;
+    return mf_jspub_create(&w->pub, &pc);
 }
 
 mf_status agg_worker_start(agg_worker **out, agg_shared *sh, int index) {
     agg_worker *w = mf_xcalloc(1, sizeof(*w));
-    pthread_condattr_t ca;
     mf_status s;
     w->sh = sh;
     w->index = index;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->inbox_cv, &ca);
-    pthread_condattr_destroy(&ca);
     /* 16 batches (~4,000 ticks) keep a worker busy; a deeper queue only holds memory (each
      * batch is ~100 KB: 64 deep, two workers held up to 12 MB more under load). */
     s = mf_queue_create(&w->q, QUEUE_BATCHES);
     if (s == MF_OK) s = agg_windows_create(&w->win, &sh->wcfg);
     if (s == MF_OK && sh->jetstream) {
         w->seen = mf_xcalloc(SEEN_BITS / 8, 1);
-        s = worker_inbox(w);
+        s = worker_publisher(w);
     }
     if (s == MF_OK && pthread_create(&w->thread, NULL, worker_main, w) != 0) s = MF_ERR;
     if (s != MF_OK) {
-        if (inbox_stop(w)) { /* else its thread may still run: leave w allocated */
-            agg_windows_destroy(w->win);
-            mf_queue_destroy(w->q);
-            free(w->seen);
-            free(w);
-        }
+        mf_jspub_destroy(w->pub);
+        agg_windows_destroy(w->win);
+        mf_queue_destroy(w->q);
+        free(w->seen);
+        free(w);
         return s;
     }
     *out = w;
@@ -534,16 +554,13 @@ void agg_worker_join(agg_worker *w) {
     if (w == NULL) return;
     mf_queue_close(w->q);
     pthread_join(w->thread, NULL);
-    /* PubAcks still due are dropped and their ticks redelivered after AckWait. If the inbox
-     * thread did not finish in time it may still touch w: leave w allocated (we are exiting). */
-    if (!inbox_stop(w)) return;
+    /* PubAcks still due are dropped (ABANDONED) and their ticks redelivered after AckWait. */
+    mf_jspub_destroy(w->pub);
     for (size_t i = 0; i < w->count; i++) pub_free(w->pend[w->head + i]);
     free(w->pend);
-    free(w->done);
+    free(w->json);
     free(w->seen);
     agg_windows_destroy(w->win);
     mf_queue_destroy(w->q);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->inbox_cv);
     free(w);
 }

@@ -1,30 +1,23 @@
-/* jspub.c: JetStream publishing through a private PubAck inbox and a fixed in-flight ring.
+/* jspub.c: the collector's JetStream pipeline: encoded batches queued by the workers, one
+ * publisher thread, the common JetStream publisher (mf_jspub: private PubAck inbox, fixed
+ * in-flight ring, outcome rules, resends with the same Msg-Id; see common/src/jspub.c).
  *
  * DESIGN
- * Why not js_PublishMsgAsync: in nats.c 3.4.1 it costs the collector ~14 us of CPU per tick
- * (a pending-ack hash entry, a timer and thread wake-ups per publish, each PubAck decoded into
- * structs), and its pending-ack map (natsStrHash_Remove) crashed under load in the aggregator.
  * Threads:
  *  - workers (coll__jspub_push): encode up to COLL_JSPUB_BATCH ticks (subject, Msg-Id, tick
  *    JSON) into one malloc'ed batch and append it to the queue under `mu`. The queue is
  *    bounded in ticks (collector.buffer): when full, a worker waits for room at most 200 ms
  *    while NATS is connected, not at all while it is away, then drops the batch (counted).
  *    It wakes the publisher only when that one sleeps for want of work.
- *  - "pub-js", the publisher thread, owns the ring: slots[seq % nslots] for seq in
- *    [head, tail), nslots = collector.max_inflight. It takes batches only while connected and
- *    the ring has room; for each tick it creates a natsMsg (reply "<inbox>.<seq>", header
- *    Nats-Msg-Id) and natsConnection_PublishMsg's it; the slot keeps the natsMsg until its
- *    PubAck comes. Every 100 ms it republishes the slots that had no PubAck for ACK_WAIT_MS
- *    (same natsMsg, same Msg-Id: the stream keeps one copy within its duplicate window).
- *  - nats.c's delivery thread of the inbox subscription (on_puback) only appends (seq,
- *    outcome) to `done` under `mu`; it wakes the publisher when that one waits for ring room
- *    and enough PubAcks have come to free it.
- * The reply names the sequence, not just the slot: a late PubAck for an earlier occupant of a
- * slot (a publish sent twice) cannot acknowledge the current one.
- * PubAck outcomes: {"stream":..,"seq":..[,"duplicate":true]}: acked; {"error":{..}}: counted
- * as an error, not retried (the server would refuse again), except code 503 (JetStream
- * unavailable for now: restarting, no leader) which is retried like a no-responders status
- * (no stream, leader moving), after NORESP_RETRY_MS. */
+ *  - "pub-js", the publisher thread, owns the mf_jspub (collector.max_inflight slots). It
+ *    takes batches only while connected and the ring has room; each tick becomes one natsMsg
+ *    that its slot keeps until the PubAck comes (resent as it is, every ACK_WAIT_MS without a
+ *    PubAck, NORESP_RETRY_MS after a no-responders or 503 answer). When the ring is full it
+ *    sleeps until enough PubAcks came to free it.
+ *  - nats.c's delivery thread of the PubAck inbox (inside mf_jspub).
+ * The collector's policy: a tick refused by JetStream (an error other than 503) is counted
+ * in `errors` and not sent again; the completion callback is not needed (the counts come
+ * from mf_jspub_take_counts). */
 #include "jspub.h"
 
 #include <inttypes.h>
@@ -35,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mf/jspub.h"
 #include "mf/log.h"
 #include "mf/util.h"
 
@@ -59,48 +53,22 @@ typedef struct js_batch {
     char data[];
 } js_batch;
 
-typedef enum js_outcome { JS_ACK, JS_DUP, JS_ERR, JS_NORESP } js_outcome;
-
-typedef struct js_done {
-    uint64_t seq;
-    js_outcome out;
-} js_done;
-
-typedef struct js_slot {
-    natsMsg *msg; /* NULL when free */
-    uint64_t seq;
-    int64_t sent_ms; /* 0: to be sent again at the next scan */
-} js_slot;
-
 struct coll__jspub {
     mf_nats *n;
-    natsConnection *nc;
     coll__pub_counts *c;
+    mf_jspub *pub;
     char subj_prefix[128]; /* "<prefix>.ticks." */
-    char reply_prefix[96]; /* "<inbox>." */
-    size_t reply_len;
-    natsSubscription *sub;
     pthread_t thread;
     int started;
     atomic_int stop;
     atomic_llong deadline; /* mono ms: the flush gives up then */
-    atomic_llong held, inflight;
+    atomic_llong held;
     pthread_mutex_t mu;
-    pthread_cond_t cv_pub, cv_room, cv_inbox;
+    pthread_cond_t cv_room;
     /* Guarded by mu. */
     js_batch *qhead, *qtail;
     size_t queued, cap;
-    int idle;       /* the publisher sleeps for want of work */
-    int wants_acks; /* the publisher sleeps for want of ring room */
     int room_waiters;
-    int inbox_done;
-    js_done *done;
-    size_t ndone, done_cap, ack_wake;
-    /* Publisher thread only. */
-    js_slot *slots;
-    uint64_t nslots, head, tail;
-    js_done *work;
-    size_t work_cap;
 };
 
 /* ---- workers: encode and queue ---------------------------------------------------------- */
@@ -224,13 +192,12 @@ mf_status coll__jspub_push(coll__jspub *j, const mf_tick *t, size_t n) {
         j->qtail = b;
         j->queued += b->n;
         set_held(j);
-        if (j->idle) {
-            j->idle = 0;
-            pthread_cond_signal(&j->cv_pub);
-        }
     }
     pthread_mutex_unlock(&j->mu);
-    if (!full) return MF_OK;
+    if (!full) {
+        mf_jspub_wake_if_waiting(j->pub); /* after `held` rose: see mf_jspub_wait */
+        return MF_OK;
+    }
     coll__count(&j->c->dropped, j->c->m_dropped, b->n);
     mf_log_ratelimited(MF_LOG_WARN, 5000, "publish buffer full: ticks dropped total=%lld",
                        (long long)atomic_load(&j->c->dropped));
@@ -238,162 +205,36 @@ mf_status coll__jspub_push(coll__jspub *j, const mf_tick *t, size_t n) {
     return MF_ERR_FULL;
 }
 
-/* ---- the PubAck inbox (nats.c's delivery thread) ----------------------------------------- */
-
-static js_outcome outcome(natsMsg *msg) {
-    const char *data = natsMsg_GetData(msg);
-    int len = natsMsg_GetDataLength(msg);
-    if (natsMsg_IsNoResponders(msg) || data == NULL || len <= 0) return JS_NORESP;
-    if (memmem(data, (size_t)len, "\"error\"", 7) != NULL) {
-        /* 503: JetStream unavailable for now (restarting, no leader): retried. */
-        int unavailable = memmem(data, (size_t)len, "\"code\":503", 10) != NULL;
-        mf_log_ratelimited(MF_LOG_ERROR, 5000, "publish refused by JetStream (%s): %.*s",
-                           unavailable ? "retrying" : "not retried", len > 200 ? 200 : len, data);
-        return unavailable ? JS_NORESP : JS_ERR;
-    }
-    return memmem(data, (size_t)len, "\"duplicate\":true", 16) != NULL ? JS_DUP : JS_ACK;
-}
-
-static void on_puback(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-    coll__jspub *j = closure;
-    const char *subj = natsMsg_GetSubject(msg);
-    const char *dot = subj != NULL ? strrchr(subj, '.') : NULL;
-    js_done d;
-    (void)nc, (void)sub;
-    if (dot != NULL) {
-        d.seq = strtoull(dot + 1, NULL, 10);
-        d.out = outcome(msg);
-        pthread_mutex_lock(&j->mu);
-        if (j->ndone == j->done_cap) {
-            j->done_cap = j->done_cap ? j->done_cap * 2 : 1024;
-            j->done = mf_xrealloc(j->done, j->done_cap * sizeof(*j->done));
-        }
-        j->done[j->ndone++] = d;
-        if (j->wants_acks && j->ndone >= j->ack_wake) {
-            j->wants_acks = 0;
-            pthread_cond_signal(&j->cv_pub);
-        }
-        pthread_mutex_unlock(&j->mu);
-    }
-    natsMsg_Destroy(msg);
-}
-
-static void on_inbox_complete(void *closure) {
-    coll__jspub *j = closure;
-    pthread_mutex_lock(&j->mu);
-    j->inbox_done = 1;
-    pthread_cond_broadcast(&j->cv_inbox);
-    pthread_mutex_unlock(&j->mu);
-}
-
 /* ---- the publisher thread ----------------------------------------------------------------- */
 
-static void free_slot(js_slot *s) {
-    natsMsg_Destroy(s->msg);
-    s->msg = NULL;
-}
-
-static void advance_head(coll__jspub *j) {
-    while (j->head < j->tail && j->slots[j->head % j->nslots].msg == NULL) j->head++;
-    atomic_store(&j->inflight, (long long)(j->tail - j->head));
-}
-
-static void apply_done(coll__jspub *j, const js_done *d, size_t n, int64_t now) {
-    long long acked = 0, dups = 0, errors = 0;
-    for (size_t i = 0; i < n; i++) {
-        js_slot *s = &j->slots[d[i].seq % j->nslots];
-        if (s->msg == NULL || s->seq != d[i].seq) continue; /* a PubAck of a copy sent twice */
-        switch (d[i].out) {
-        case JS_DUP:
-            dups++;
-            /* fall through */
-        case JS_ACK:
-            acked++;
-            free_slot(s);
-            break;
-        case JS_ERR:
-            errors++;
-            free_slot(s);
-            break;
-        case JS_NORESP:
-            if (s->sent_ms != 0) s->sent_ms = now - ACK_WAIT_MS + NORESP_RETRY_MS;
-            break;
-        }
-    }
-    if (acked) coll__count(&j->c->acked, j->c->m_acked, acked);
-    if (dups) atomic_fetch_add(&j->c->duplicates, dups);
-    if (errors) coll__count(&j->c->errors, j->c->m_errors, errors);
-    advance_head(j);
-}
-
-/* "<prefix><seq>" without snprintf. */
-static void reply_subject(const coll__jspub *j, uint64_t seq, char *buf) {
-    char digits[24];
-    int k = 0;
-    memcpy(buf, j->reply_prefix, j->reply_len);
-    do {
-        digits[k++] = (char)('0' + seq % 10);
-        seq /= 10;
-    } while (seq > 0);
-    for (int i = 0; i < k; i++) buf[j->reply_len + (size_t)i] = digits[k - 1 - i];
-    buf[j->reply_len + (size_t)k] = '\0';
-}
-
-/* First send of one tick; takes the slot at tail. Returns 1 when handed to NATS. */
-static int
-send_new(coll__jspub *j, const char *subj, const char *id, const char *json, int len, int64_t now) {
-    js_slot *s = &j->slots[j->tail % j->nslots];
-    char reply[sizeof(j->reply_prefix) + 24];
-    natsMsg *m = NULL;
-    natsStatus ns;
-    reply_subject(j, j->tail, reply);
-    ns = natsMsg_Create(&m, subj, reply, json, len);
-    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (ns != NATS_OK) {
-        natsMsg_Destroy(m);
-        coll__count(&j->c->errors, j->c->m_errors, 1);
-        mf_log_ratelimited(MF_LOG_ERROR, 5000, "publish message not built: %s",
-                           natsStatus_GetText(ns));
-        return 0;
-    }
-    s->msg = m;
-    s->seq = j->tail++;
-    ns = natsConnection_PublishMsg(j->nc, m);
-    s->sent_ms = ns == NATS_OK ? now : 0; /* else the next scan sends it again */
-    return ns == NATS_OK;
-}
-
 static void publish_batches(coll__jspub *j, js_batch *list, int64_t now) {
-    long long sent = 0;
     while (list != NULL) {
         js_batch *b = list;
         const char *p = b->data;
         list = b->next;
         for (uint32_t i = 0; i < b->n; i++) {
             const js_rec *r = &b->recs[i];
-            const char *id = p + r->subj + 1, *json = id + r->id + 1;
-            sent += send_new(j, p, id, json, r->json, now);
-            p = json + r->json + 1;
+            mf_jspub_msg m;
+            m.subject = p;
+            m.msg_id = p + r->subj + 1;
+            m.data = m.msg_id + r->id + 1;
+            m.len = r->json;
+            mf_jspub_send(j->pub, &m, NULL, now); /* room was checked: MF_OK or counted */
+            p = m.data + r->json + 1;
         }
         free(b);
     }
-    if (sent) coll__count(&j->c->published, j->c->m_published, sent);
-    atomic_store(&j->inflight, (long long)(j->tail - j->head));
 }
 
-/* Sends again what had no PubAck for ACK_WAIT_MS, or failed to go out. */
-static void retry_due(coll__jspub *j, int64_t now) {
-    long long n = 0;
-    for (uint64_t seq = j->head; seq < j->tail; seq++) {
-        js_slot *s = &j->slots[seq % j->nslots];
-        if (s->msg == NULL || (s->sent_ms != 0 && now - s->sent_ms < ACK_WAIT_MS)) continue;
-        if (natsConnection_PublishMsg(j->nc, s->msg) != NATS_OK) break; /* next scan */
-        s->sent_ms = now;
-        n++;
-    }
-    if (n == 0) return;
-    coll__count(&j->c->retried, j->c->m_retried, n);
-    mf_log_ratelimited(MF_LOG_WARN, 5000, "publishes without PubAck sent again: %lld", n);
+/* Adds what the publisher counted to the collector's counters. */
+static void take_counts(coll__jspub *j) {
+    mf_jspub_counts d = {0};
+    mf_jspub_take_counts(j->pub, &d);
+    if (d.sent) coll__count(&j->c->published, j->c->m_published, d.sent);
+    if (d.stored) coll__count(&j->c->acked, j->c->m_acked, d.stored);
+    if (d.duplicates) atomic_fetch_add(&j->c->duplicates, d.duplicates);
+    if (d.resent) coll__count(&j->c->retried, j->c->m_retried, d.resent);
+    if (d.refused) coll__count(&j->c->errors, j->c->m_errors, d.refused);
 }
 
 /* Takes (mu held) whole batches that fit in `room` ring slots. */
@@ -417,107 +258,40 @@ static js_batch *take_batches(coll__jspub *j, uint64_t room) {
     return list;
 }
 
-/* Swaps (mu held) the completions out into j->work. Returns how many. */
-static size_t take_done(coll__jspub *j) {
-    js_done *w = j->work;
-    size_t n = j->ndone, cap = j->work_cap;
-    j->work = j->done;
-    j->work_cap = j->done_cap;
-    j->done = w;
-    j->done_cap = cap;
-    j->ndone = 0;
-    return n;
-}
-
-static void sleep_on(coll__jspub *j, int *flag) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_nsec += IDLE_WAIT_MS * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
-    *flag = 1;
-    pthread_cond_timedwait(&j->cv_pub, &j->mu, &dl);
-    *flag = 0;
-}
-
-/* One round: completions, new batches, sleep when there was nothing. Returns 1 when the
- * flush is over (everything acknowledged, NATS away, or past the deadline). */
-static int round_once(coll__jspub *j, int64_t *next_scan) {
-    int up = mf_nats_connected(j->n), stopping = atomic_load(&j->stop);
-    uint64_t room = j->nslots - (j->tail - j->head);
+/* One round: new batches, answers and resends (mf_jspub_poll), and a sleep when there was
+ * nothing: for want of work (a push wakes it) or, with work left but the ring full, for want
+ * of PubAcks. Returns 1 when the flush is over (everything acknowledged, NATS away, or past
+ * the deadline). */
+static int round_once(coll__jspub *j) {
+    int up = mf_nats_connected(j->n), stopping = atomic_load(&j->stop), blocked;
     js_batch *list = NULL;
-    size_t ndone;
+    size_t answers;
     int64_t now;
     pthread_mutex_lock(&j->mu);
-    ndone = take_done(j);
-    if (up) list = take_batches(j, room);
-    if (ndone == 0 && list == NULL) sleep_on(j, j->qhead != NULL && up ? &j->wants_acks : &j->idle);
+    if (up) list = take_batches(j, mf_jspub_room(j->pub));
+    blocked = up && j->qhead != NULL;
     pthread_mutex_unlock(&j->mu);
     now = mf_mono_ms();
-    if (ndone) apply_done(j, j->work, ndone, now);
-    if (list != NULL) publish_batches(j, list, now);
-    if (up && now >= *next_scan) {
-        *next_scan = now + SCAN_EVERY_MS;
-        retry_due(j, now);
-    }
+    answers = mf_jspub_poll(j->pub, now);
+    if (list != NULL)
+        publish_batches(j, list, now);
+    else if (answers == 0)
+        mf_jspub_wait(j->pub, IDLE_WAIT_MS, blocked, blocked || !up ? NULL : &j->held);
+    take_counts(j);
     if (!stopping) return 0;
     return !up || now >= atomic_load(&j->deadline) ||
-           (atomic_load(&j->held) == 0 && j->head == j->tail);
+           (atomic_load(&j->held) == 0 && mf_jspub_inflight(j->pub) == 0);
 }
 
 static void *pub_main(void *arg) {
     coll__jspub *j = arg;
-    int64_t next_scan = 0;
     mf_thread_name("pub-js");
-    while (!round_once(j, &next_scan)) {
+    while (!round_once(j)) {
     }
     return NULL;
 }
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
-
-static mf_status inbox_start(coll__jspub *j) {
-    natsInbox *inbox = NULL;
-    char subj[128];
-    natsStatus ns = natsInbox_Create(&inbox);
-    if (ns != NATS_OK) return mf_nats_fail(ns, "inbox");
-    snprintf(j->reply_prefix, sizeof(j->reply_prefix), "%s.", (const char *)inbox);
-    natsInbox_Destroy(inbox);
-    j->reply_len = strlen(j->reply_prefix);
-    snprintf(subj, sizeof(subj), "%s*", j->reply_prefix);
-    ns = natsConnection_Subscribe(&j->sub, j->nc, subj, on_puback, j);
-    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(j->sub, -1, -1);
-    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(j->sub, on_inbox_complete, j);
-    return ns == NATS_OK ? MF_OK : mf_nats_fail(ns, "PubAck inbox subscribe");
-}
-
-/* Unsubscribes and waits (bounded) until the delivery thread is done with j. */
-static int inbox_stop(coll__jspub *j) {
-    struct timespec dl;
-    int done;
-    if (j->sub == NULL) return 1;
-    natsSubscription_Unsubscribe(j->sub);
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += 2;
-    pthread_mutex_lock(&j->mu);
-    while (!j->inbox_done && pthread_cond_timedwait(&j->cv_inbox, &j->mu, &dl) == 0) {
-    }
-    done = j->inbox_done;
-    pthread_mutex_unlock(&j->mu);
-    natsSubscription_Destroy(j->sub);
-    j->sub = NULL;
-    return done;
-}
-
-static void sync_init(coll__jspub *j) {
-    pthread_condattr_t ca;
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv_pub, &ca);
-    pthread_cond_init(&j->cv_room, &ca);
-    pthread_cond_init(&j->cv_inbox, &ca);
-    pthread_condattr_destroy(&ca);
-}
 
 static void free_all(coll__jspub *j) {
     js_batch *b = j->qhead;
@@ -526,38 +300,42 @@ static void free_all(coll__jspub *j) {
         free(b);
         b = next;
     }
-    for (uint64_t i = 0; i < j->nslots; i++) natsMsg_Destroy(j->slots[i].msg);
-    free(j->slots);
-    free(j->done);
-    free(j->work);
+    mf_jspub_destroy(j->pub);
     pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv_pub);
     pthread_cond_destroy(&j->cv_room);
-    pthread_cond_destroy(&j->cv_inbox);
     free(j);
 }
 
 mf_status
 coll__jspub_create(coll__jspub **out, mf_nats *n, const mf_config *cfg, coll__pub_counts *c) {
     coll__jspub *j = mf_xcalloc(1, sizeof(*j));
+    mf_jspub_config pc = {
+        .nc = mf_nats_conn(n),
+        .slots = (size_t)cfg->collector.max_inflight,
+        .ack_wait_ms = ACK_WAIT_MS,
+        .retry_ms = NORESP_RETRY_MS,
+        .scan_ms = SCAN_EVERY_MS,
+    };
+    pthread_condattr_t ca;
     mf_status s;
     j->n = n;
-    j->nc = mf_nats_conn(n);
     j->c = c;
     if (mf_nats_subject(n, j->subj_prefix, sizeof(j->subj_prefix), "ticks.") != 0) {
         free(j);
         return MF_ERR_CONFIG;
     }
     j->cap = (size_t)cfg->collector.buffer;
-    j->nslots = (uint64_t)cfg->collector.max_inflight;
-    if (j->nslots < COLL_JSPUB_BATCH) j->nslots = COLL_JSPUB_BATCH; /* one batch always fits */
-    j->ack_wake = j->nslots / 4 < COLL_JSPUB_BATCH ? j->nslots / 4 : COLL_JSPUB_BATCH;
-    j->slots = mf_xcalloc((size_t)j->nslots, sizeof(*j->slots));
-    sync_init(j);
-    s = inbox_start(j);
+    if (pc.slots < COLL_JSPUB_BATCH) pc.slots = COLL_JSPUB_BATCH; /* one batch always fits */
+    pc.wake_after = pc.slots / 4 < COLL_JSPUB_BATCH ? pc.slots / 4 : COLL_JSPUB_BATCH;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv_room, &ca);
+    pthread_condattr_destroy(&ca);
+    s = mf_jspub_create(&j->pub, &pc);
     if (s == MF_OK && pthread_create(&j->thread, NULL, pub_main, j) != 0) s = MF_ERR;
     if (s != MF_OK) {
-        if (inbox_stop(j)) free_all(j); /* else its delivery thread may still run: leave j */
+        free_all(j);
         return s;
     }
     j->started = 1;
@@ -570,14 +348,14 @@ void coll__jspub_flush(coll__jspub *j, int timeout_ms) {
     if (j == NULL || !j->started) return;
     atomic_store(&j->deadline, mf_mono_ms() + timeout_ms);
     atomic_store(&j->stop, 1);
+    mf_jspub_wake(j->pub);
     pthread_mutex_lock(&j->mu);
-    pthread_cond_broadcast(&j->cv_pub);
     pthread_cond_broadcast(&j->cv_room);
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);
     j->started = 0;
     left = atomic_load(&j->held);
-    unacked = atomic_load(&j->inflight);
+    unacked = mf_jspub_inflight(j->pub);
     if (left > 0) {
         coll__count(&j->c->dropped, j->c->m_dropped, left);
         mf_log(MF_LOG_WARN, "shutdown: %lld queued ticks not published", left);
@@ -588,7 +366,7 @@ void coll__jspub_flush(coll__jspub *j, int timeout_ms) {
 void coll__jspub_destroy(coll__jspub *j) {
     if (j == NULL) return;
     coll__jspub_flush(j, 0);
-    if (inbox_stop(j)) free_all(j); /* else its delivery thread may still run: leave j */
+    free_all(j);
 }
 
 long long coll__jspub_held(coll__jspub *j) {
@@ -596,5 +374,5 @@ long long coll__jspub_held(coll__jspub *j) {
 }
 
 long long coll__jspub_inflight(coll__jspub *j) {
-    return atomic_load(&j->inflight);
+    return mf_jspub_inflight(j->pub);
 }

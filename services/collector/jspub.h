@@ -4,7 +4,8 @@
  * Workers hand encoded ticks over in batches (coll__jspub_push); one publisher thread
  * ("pub-js") sends them as core publishes with a reply subject on a private inbox, keeps a
  * fixed ring of collector.max_inflight in-flight slots and matches the PubAcks that arrive on
- * one wildcard subscription. Details in jspub.c. */
+ * one wildcard subscription, all through the common publisher (mf/jspub.h). Details in
+ * jspub.c. */
 #ifndef COLL_JSPUB_H
 #define COLL_JSPUB_H
 

@@ -2,10 +2,11 @@
  *
  * DESIGN
  * Threads:
- *   - the core thread (pers_core_run, called by main): owns the pull subscription on the
- *     durable consumer "<prefix>-persister-<sink>" (filter <prefix>.rollups.1s.>), the batch
- *     buffers and the sink. Loop: sink idle work -> (re)connect the sink when due -> rebuild
- *     when the sink asks -> gather a batch (until batch_rows messages or flush_ms elapsed) ->
+ *   - the core thread (pers_core_run, called by main): owns the pull (mf_jspull, one request
+ *     per batch) on the durable consumer "<prefix>-persister-<sink>" (filter
+ *     <prefix>.rollups.1s.>), the batch buffers and the sink. Loop: sink idle work ->
+ *     (re)connect the sink when due -> rebuild when the sink asks -> gather a batch (until
+ *     batch_rows messages or flush_ms elapsed) ->
  *     parse + dedupe -> sink write (retried with capped backoff until it commits; InProgress
  *     keeps the held messages from being redelivered meanwhile) -> ack every message.
  *   - a nats.c delivery thread for <prefix>.latest.> when the sink takes latest ticks
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "mf/jspull.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/signals.h"
@@ -45,7 +47,7 @@ struct pers_core {
     char latest_subject[160];
     int batch_max;
     int flush_ms;
-    natsSubscription *sub;
+    mf_jspull *pull; /* the durable consumer, pulled by hand (mf/jspull.h) */
     natsSubscription *latest_sub;
     natsMsg **msgs;
     size_t nmsgs;
@@ -129,7 +131,7 @@ mf_status pers_core_create(pers_core **out, mf_nats *nats, const mf_config *cfg,
 void pers_core_destroy(pers_core *c) {
     if (c == NULL) return;
     for (size_t i = 0; i < c->nmsgs; i++) natsMsg_Destroy(c->msgs[i]);
-    natsSubscription_Destroy(c->sub);
+    mf_jspull_destroy(c->pull);
     natsSubscription_Destroy(c->latest_sub);
     free(c->msgs);
     free(c->disp);
@@ -141,15 +143,19 @@ void pers_core_destroy(pers_core *c) {
 /* ---- consumer ----------------------------------------------------------------------------- */
 
 /* Creates or updates the durable consumer (idempotent: several replicas may race), then binds
- * a pull subscription to it. A consumer that exists with settings the server refuses to
- * update is used as it is. */
+ * the hand-driven pull (mf_jspull: one request per batch) to it. A consumer that exists with
+ * settings the server refuses to update is used as it is. */
 static mf_status ensure_consumer(pers_core *c) {
     jsCtx *js = mf_nats_js(c->nats);
     jsConsumerConfig cc;
     jsConsumerInfo *ci = NULL;
-    jsSubOptions so;
+    mf_jspull_config pc = {.stream = c->stream,
+                           .consumer = c->durable,
+                           .batch = c->batch_max,
+                           .expires_ms = c->flush_ms};
     jsErrCode jerr = 0;
     natsStatus ns;
+    mf_status s;
     jsConsumerConfig_Init(&cc);
     cc.Durable = c->durable;
     cc.AckPolicy = js_AckExplicit;
@@ -174,11 +180,8 @@ static mf_status ensure_consumer(pers_core *c) {
     }
     jsConsumerInfo_Destroy(ci);
     if (ns != NATS_OK) return mf_nats_fail(ns, "durable consumer create/update");
-    jsSubOptions_Init(&so);
-    so.Stream = c->stream;
-    so.Consumer = c->durable;
-    ns = js_PullSubscribe(&c->sub, js, c->filter, c->durable, NULL, &so, &jerr);
-    if (ns != NATS_OK) return mf_nats_fail(ns, "pull subscribe");
+    s = mf_jspull_create(&c->pull, mf_nats_conn(c->nats), &pc);
+    if (s != MF_OK) return s;
     mf_log(MF_LOG_INFO, "consuming stream=%s consumer=%s filter=%s", c->stream, c->durable,
            c->filter);
     return MF_OK;
@@ -242,13 +245,17 @@ static mf_status write_rebuild(pers_core *c, mf_rollup *buf, size_t n, size_t *t
 /* A temporary pull consumer over the window (AckNone), named after this process; the server
  * drops it by itself 60 s after its last use should we die before deleting it. */
 static mf_status
-rebuild_consumer(pers_core *c, char *name, size_t size, int64_t from_ns, natsSubscription **rs) {
+rebuild_consumer(pers_core *c, char *name, size_t size, int64_t from_ns, mf_jspull **rs) {
     jsCtx *js = mf_nats_js(c->nats);
     jsConsumerConfig cc;
     jsConsumerInfo *ci = NULL;
-    jsSubOptions so;
+    mf_jspull_config pc = {.stream = c->stream,
+                           .consumer = name,
+                           .batch = c->batch_max,
+                           .expires_ms = REBUILD_IDLE_MS};
     jsErrCode jerr = 0;
     natsStatus ns;
+    mf_status s;
     snprintf(name, size, "%s-rebuild-%d", c->durable, (int)getpid());
     js_DeleteConsumer(js, c->stream, name, NULL, &jerr); /* a leftover of an earlier rebuild */
     jsConsumerConfig_Init(&cc);
@@ -261,43 +268,38 @@ rebuild_consumer(pers_core *c, char *name, size_t size, int64_t from_ns, natsSub
     ns = js_AddConsumer(&ci, js, c->stream, &cc, NULL, &jerr);
     jsConsumerInfo_Destroy(ci);
     if (ns != NATS_OK) return mf_nats_fail(ns, "rebuild consumer");
-    jsSubOptions_Init(&so);
-    so.Stream = c->stream;
-    so.Consumer = name;
-    ns = js_PullSubscribe(rs, js, c->filter, name, NULL, &so, &jerr);
-    if (ns != NATS_OK) {
-        js_DeleteConsumer(js, c->stream, name, NULL, &jerr);
-        return mf_nats_fail(ns, "rebuild subscribe");
-    }
-    return MF_OK;
+    s = mf_jspull_create(rs, mf_nats_conn(c->nats), &pc);
+    if (s != MF_OK) js_DeleteConsumer(js, c->stream, name, NULL, &jerr);
+    return s;
 }
 
 /* Fetches the next messages of the rebuild into buf[*n..]. Returns 1 when the window is
  * exhausted (nothing more, or a message stored after the rebuild began), 0 to go on, -1 on a
  * bus failure. */
-static int
-rebuild_fetch(pers_core *c, natsSubscription *rs, mf_rollup *buf, size_t *n, int64_t start_ns) {
-    natsMsgList list = {0};
-    int last = 0;
-    natsStatus ns =
-        natsSubscription_Fetch(&list, rs, c->batch_max - (int)*n, REBUILD_IDLE_MS, NULL);
-    if (ns == NATS_TIMEOUT) return 1;
-    if (ns != NATS_OK) {
-        mf_nats_fail(ns, "rebuild fetch");
+static int rebuild_fetch(pers_core *c,
+                         mf_jspull *rs,
+                         natsMsg **msgs,
+                         mf_rollup *buf,
+                         size_t *n,
+                         int64_t start_ns) {
+    int last = 0, count = 0;
+    mf_status s = mf_jspull_fetch(rs, msgs, c->batch_max - (int)*n, REBUILD_IDLE_MS, &count);
+    if (s == MF_ERR_TIMEOUT) return 1;
+    if (s != MF_OK) {
+        mf_log(MF_LOG_ERROR, "rebuild fetch failed: %s", mf_status_str(s));
         return -1;
     }
-    for (int i = 0; i < list.Count; i++) {
-        natsMsg *m = list.Msgs[i];
+    for (int i = 0; i < count; i++) {
+        natsMsg *m = msgs[i];
         jsMsgMetaData *meta = NULL;
         if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
             if (meta->NumPending == 0 || meta->Timestamp >= start_ns) last = 1;
             jsMsgMetaData_Destroy(meta);
         }
-        if (*n < (size_t)c->batch_max &&
-            pers_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &buf[*n]) == PERS_OK)
+        if (pers_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &buf[*n]) == PERS_OK)
             (*n)++;
+        natsMsg_Destroy(m);
     }
-    natsMsgList_Destroy(&list);
     return last;
 }
 
@@ -307,7 +309,8 @@ rebuild_fetch(pers_core *c, natsSubscription *rs, mf_rollup *buf, size_t *n, int
 static mf_status rebuild(pers_core *c) {
     int64_t t0 = mf_mono_ms(), start_ns = mf_now_ms() * NS_PER_MS;
     int64_t from_ns = start_ns - (int64_t)c->sink->rebuild_window_s * 1000 * NS_PER_MS;
-    natsSubscription *rs = NULL;
+    mf_jspull *rs = NULL;
+    natsMsg **msgs;
     char name[192];
     jsErrCode jerr = 0;
     mf_status s;
@@ -316,8 +319,9 @@ static mf_status rebuild(pers_core *c) {
     s = rebuild_consumer(c, name, sizeof(name), from_ns, &rs);
     if (s != MF_OK) return s;
     buf = mf_xmalloc((size_t)c->batch_max * sizeof(*buf));
+    msgs = mf_xmalloc((size_t)c->batch_max * sizeof(*msgs));
     for (;;) {
-        int done = rebuild_fetch(c, rs, buf, &n, start_ns);
+        int done = rebuild_fetch(c, rs, msgs, buf, &n, start_ns);
         if (done < 0) {
             s = MF_ERR_NATS;
             break;
@@ -333,8 +337,9 @@ static mf_status rebuild(pers_core *c) {
             break;
         }
     }
-    natsSubscription_Destroy(rs);
+    mf_jspull_destroy(rs);
     js_DeleteConsumer(mf_nats_js(c->nats), c->stream, name, NULL, &jerr);
+    free(msgs);
     free(buf);
     if (s != MF_OK) return s;
     c->sink->rebuild_done(c->sink->impl);
@@ -351,33 +356,21 @@ static mf_status maybe_rebuild(pers_core *c) {
 
 /* ---- batches -------------------------------------------------------------------------------- */
 
-/* Collects one batch: a single Fetch of batch_rows messages waiting up to flush_ms. One
- * request of constant size per batch on purpose: topping a partial batch up with smaller
- * follow-up fetches made libnats 3.4.1 return more messages than the list it allocated
- * (heap overflow seen under ASan while a publisher was running). Returns how many it holds. */
+/* Collects one batch: one pull request of batch_rows messages expiring in flush_ms, taken
+ * until it is full or ends (mf_jspull_fetch; nats.c's Fetch overflowed its list when a partial
+ * batch was topped up, see mf/jspull.h). Returns how many it holds. */
 static size_t gather(pers_core *c) {
-    natsMsgList list = {0};
-    natsStatus ns = natsSubscription_Fetch(&list, c->sub, c->batch_max, c->flush_ms, NULL);
-    if (ns == NATS_TIMEOUT) return 0;
-    if (ns != NATS_OK) {
+    int count = 0;
+    mf_status s = mf_jspull_fetch(c->pull, c->msgs, c->batch_max, c->flush_ms, &count);
+    if (s == MF_ERR_TIMEOUT) return 0;
+    if (s != MF_OK) {
         c->fetch_errors++;
-        mf_log_ratelimited(MF_LOG_WARN, 10000, "fetch failed: %s (%s)", natsStatus_GetText(ns),
-                           nats_GetLastError(NULL));
-        natsMsgList_Destroy(&list);
+        mf_log_ratelimited(MF_LOG_WARN, 10000, "fetch failed: %s", mf_status_str(s));
         mf_wait_stop(250);
         return 0;
     }
     c->fetch_errors = 0;
-    if (list.Count > c->batch_max) { /* never trust a count above what we asked for */
-        mf_log_ratelimited(MF_LOG_WARN, 10000, "fetch returned %d messages for %d", list.Count,
-                           c->batch_max);
-        list.Count = c->batch_max;
-    }
-    for (int i = 0; i < list.Count; i++) {
-        c->msgs[c->nmsgs++] = list.Msgs[i];
-        list.Msgs[i] = NULL;
-    }
-    natsMsgList_Destroy(&list);
+    c->nmsgs = (size_t)count;
     return c->nmsgs;
 }
 
@@ -405,7 +398,8 @@ static size_t parse_batch(pers_core *c) {
 }
 
 static void in_progress_all(pers_core *c) {
-    for (size_t i = 0; i < c->nmsgs; i++) natsMsg_InProgress(c->msgs[i], NULL);
+    natsConnection *nc = mf_nats_conn(c->nats);
+    for (size_t i = 0; i < c->nmsgs; i++) mf_jspull_reply(nc, c->msgs[i], MF_JSPULL_PROGRESS);
 }
 
 /* Writes until the sink commits (MF_OK), rejects the data itself (MF_ERR_PARSE) or a stop is
@@ -454,16 +448,17 @@ static mf_status commit_each(pers_core *c, const mf_rollup *rs, size_t n, pers_r
 }
 
 static void settle(pers_core *c, mf_status s) {
+    natsConnection *nc = mf_nats_conn(c->nats);
     uint64_t pending = 0;
     int have_pending = 0;
     for (size_t i = 0; i < c->nmsgs; i++) {
         natsMsg *m = c->msgs[i];
-        if (s != MF_OK)
-            natsMsg_Nak(m, NULL); /* stopping with the sink down: let another replica take it */
+        if (s != MF_OK) /* stopping with the sink down: let another replica take it */
+            mf_jspull_reply(nc, m, MF_JSPULL_NAK);
         else if (c->disp[i] == DISP_TERM)
-            natsMsg_Term(m, NULL);
+            mf_jspull_reply(nc, m, MF_JSPULL_TERM);
         else
-            natsMsg_Ack(m, NULL);
+            mf_jspull_reply(nc, m, MF_JSPULL_ACK);
         if (i + 1 == c->nmsgs) {
             jsMsgMetaData *meta = NULL;
             if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
@@ -509,8 +504,8 @@ static void process_batch(pers_core *c) {
 static int connect_bus(pers_core *c) {
     for (int attempt = 0; !mf_stop_requested(); attempt++) {
         if (ensure_consumer(c) == MF_OK && subscribe_latest(c) == MF_OK) return 1;
-        natsSubscription_Destroy(c->sub);
-        c->sub = NULL;
+        mf_jspull_destroy(c->pull);
+        c->pull = NULL;
         mf_wait_stop((int)mf_backoff_ms(attempt, 250, 5000));
     }
     return 0;
@@ -526,8 +521,8 @@ void pers_core_run(pers_core *c) {
         if (gather(c) > 0) process_batch(c);
         if (c->fetch_errors >= 20) { /* consumer deleted or bus trouble: bind again */
             mf_log(MF_LOG_WARN, "fetch keeps failing; binding the consumer again");
-            natsSubscription_Destroy(c->sub);
-            c->sub = NULL;
+            mf_jspull_destroy(c->pull);
+            c->pull = NULL;
             c->fetch_errors = 0;
             if (!connect_bus(c)) break;
         }
@@ -535,9 +530,10 @@ void pers_core_run(pers_core *c) {
     /* A batch gathered when the stop came is written (or released) before returning. */
     if (c->nmsgs > 0) process_batch(c);
     if (c->latest_sub) natsSubscription_Unsubscribe(c->latest_sub);
-    /* Ends the pull subscription only: the consumer was created explicitly, so the library
-     * does not delete it, and its unacked messages go to the other replicas. */
-    if (c->sub) natsSubscription_Unsubscribe(c->sub);
+    /* Ends the pull inbox only: the consumer stays on the server, and its unacked messages go
+     * to the other replicas. */
+    mf_jspull_destroy(c->pull);
+    c->pull = NULL;
     mf_log(MF_LOG_INFO, "core stopped batches=%lld partials=%lld rows=%lld duplicates=%lld",
            (long long)atomic_load(c->batches), (long long)atomic_load(c->applied),
            (long long)atomic_load(c->rows), (long long)atomic_load(c->duplicates));
