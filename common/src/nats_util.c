@@ -10,6 +10,7 @@
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/signals.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 struct mf_nats {
@@ -228,10 +229,11 @@ int mf_nats_stream_name(const mf_nats *n, mf_stream s, char *buf, size_t size) {
 }
 
 static void stream_config(mf_nats *n, mf_stream s, jsStreamConfig *sc, char *name, char *subj) {
-    static const char *token[] = {"ticks", "rollups", "control"};
+    static const mf_subject_family family[] = {MF_SUBJECT_TICKS, MF_SUBJECT_ROLLUPS,
+                                               MF_SUBJECT_CONTROL};
     jsStreamConfig_Init(sc);
     mf_nats_stream_name(n, s, name, 64);
-    snprintf(subj, 96, "%s.%s.>", n->prefix, token[s]);
+    mf_subject_all(subj, 96, n->prefix, family[s]);
     sc->Name = name;
     sc->Storage = js_FileStorage;
     sc->Replicas = n->replicas;

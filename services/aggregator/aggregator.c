@@ -32,6 +32,7 @@
 #include "mf/log.h"
 #include "mf/metrics.h"
 #include "mf/signals.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 #define FETCH_BATCH 1024
@@ -293,7 +294,7 @@ static void shared_init(agg_shared *sh, const mf_config *cfg, mf_nats *nats, con
 
 static void names_init(aggregator *a) {
     mf_nats_stream_name(a->sh.nats, MF_STREAM_TICKS, a->stream, sizeof(a->stream));
-    mf_nats_subject(a->sh.nats, a->subject, sizeof(a->subject), "ticks.>");
+    mf_subject_all(a->subject, sizeof(a->subject), a->sh.prefix, MF_SUBJECT_TICKS);
     snprintf(a->durable, sizeof(a->durable), "%s-aggregator", a->sh.prefix);
     for (char *p = a->durable; *p; p++) /* durable names may not hold '.', '*' or '>' */
         if (*p == '.' || *p == '*' || *p == '>') *p = '_';

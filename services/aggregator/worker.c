@@ -27,6 +27,7 @@
 #include "mf/jspub.h"
 #include "mf/jspull.h"
 #include "mf/log.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 #define CYCLE_MS 20
@@ -197,8 +198,9 @@ static void render_pub(agg_worker *w, const agg_pub *p, mf_jspub_msg *m) {
     free(w->json);
     w->json = mf_rollup_to_json(&r, &json_len);
     MF_ASSERT(w->json != NULL);
-    snprintf(w->subject, sizeof(w->subject), "%s.rollups.%s.%s.%s", w->sh->prefix,
-             mf_window_name(r.window), r.exchange, r.symbol);
+    /* Both tokens come from validated ticks: a subject that cannot be built is a bug. */
+    MF_ASSERT(mf_subject_rollup(w->subject, sizeof(w->subject), w->sh->prefix,
+                                mf_window_name(r.window), r.exchange, r.symbol) >= 0);
     snprintf(w->id, sizeof(w->id), "%s:%" PRIu64, w->sh->producer, p->seq);
     m->subject = w->subject;
     m->msg_id = w->id;
@@ -382,7 +384,9 @@ static void on_latest(const mf_tick *t, void *ctx) {
     char subject[160], buf[512];
     int n = mf_tick_to_json(t, buf, sizeof(buf));
     if (n < 0) return;
-    snprintf(subject, sizeof(subject), "%s.latest.%s.%s", w->sh->prefix, t->exchange, t->symbol);
+    if (mf_subject_key(subject, sizeof(subject), w->sh->prefix, MF_SUBJECT_LATEST, t->exchange,
+                       t->symbol) < 0)
+        return;
     if (natsConnection_Publish(w->sh->nc, subject, buf, n) == NATS_OK)
         atomic_fetch_add(w->sh->c.latest_out, 1);
 }

@@ -30,6 +30,7 @@
 
 #include "mf/jspub.h"
 #include "mf/log.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 #define ACK_WAIT_MS 3000
@@ -95,24 +96,13 @@ int coll__msg_id_from_json(const mf_tick *t,
     return (int)(p - buf);
 }
 
-int coll__tick_subject(const char *prefix, const mf_tick *t, char *buf, size_t size) {
-    char *p = buf, *end;
-    if (size == 0) return -1;
-    end = buf + size - 1;
-    if (mf_put_str(&p, end, prefix) || mf_put_str(&p, end, t->exchange) ||
-        mf_put(&p, end, ".", 1) || mf_put_str(&p, end, t->symbol))
-        return -1;
-    *p = '\0';
-    return (int)(p - buf);
-}
-
 /* Appends "subj\0id\0json\0" for t at buf+*used. Returns 0, or -1 when it cannot be encoded.
  * The JSON goes first (after the subject) so the Msg-Id can reuse its price text; the id is
  * then moved in front of it. */
 static int encode_one(coll__jspub *j, const mf_tick *t, char *buf, size_t *used, js_rec *r) {
     char *p = buf + *used, id[ID_MAX];
     int len, idlen;
-    if ((len = coll__tick_subject(j->subj_prefix, t, p, SUBJ_MAX)) < 0) return -1;
+    if ((len = mf_subject_tick(p, SUBJ_MAX, j->subj_prefix, t)) < 0) return -1;
     r->subj = (uint16_t)len;
     p += r->subj + 1;
     if ((len = mf_tick_to_json(t, p, JSON_MAX)) < 0) return -1;
@@ -320,7 +310,8 @@ coll__jspub_create(coll__jspub **out, mf_nats *n, const mf_config *cfg, coll__pu
     mf_status s;
     j->n = n;
     j->c = c;
-    if (mf_nats_subject(n, j->subj_prefix, sizeof(j->subj_prefix), "ticks.") != 0) {
+    if (mf_subject_base(j->subj_prefix, sizeof(j->subj_prefix), mf_nats_prefix(n),
+                        MF_SUBJECT_TICKS) < 0) {
         free(j);
         return MF_ERR_CONFIG;
     }

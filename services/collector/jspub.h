@@ -46,9 +46,6 @@ void coll__jspub_destroy(coll__jspub *j);
 /* mf_tick_msg_id(t) computed with the price text of t's bus JSON (`json`, from
  * mf_tick_to_json) instead of formatting the price a second time. Same result; exposed for
  * the unit test that checks it. */
-/* "<prefix>.ticks.<exchange>.<symbol>" into buf (`prefix` is "<prefix>.ticks."), the subject
- * of a tick in both transports. Returns the length, or -1 when it does not fit. */
-int coll__tick_subject(const char *prefix, const mf_tick *t, char *buf, size_t size);
 int coll__msg_id_from_json(const mf_tick *t, const char *json, int json_len, char *buf, size_t size);
 long long coll__jspub_held(coll__jspub *j);     /* ticks queued, not yet sent */
 long long coll__jspub_inflight(coll__jspub *j); /* sent, waiting for their PubAck */
