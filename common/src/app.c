@@ -202,3 +202,23 @@ void mf_app_shutdown(mf_app *app) {
     app->nats = NULL;
     mf_metrics_stop();
 }
+
+int mf_app_run(mf_app *app, const mf_service_ops *ops, void *arg) {
+    void *svc = NULL;
+    int created = 0;
+    mf_status s = ops->needs_nats ? mf_app_connect(app) : MF_OK;
+    if (s == MF_OK) created = (s = ops->create(&svc, app, arg)) == MF_OK;
+    if (s == MF_OK && !ops->needs_nats) atomic_store(&app->ready_without_nats, 1);
+    if (s == MF_OK && ops->needs_nats && ops->status_fill != NULL)
+        s = mf_app_heartbeat(app, ops->status_fill, svc);
+    if (s == MF_OK) {
+        while (!mf_stop_requested())
+            if (ops->poll(svc)) break;
+        mf_log(MF_LOG_INFO, "%s: stopping", mf_stop_requested() ? "stop requested" : "done");
+    }
+    if (created) ops->stop(svc);
+    mf_app_shutdown(app); /* the last status still reads svc */
+    ops->destroy(svc);
+    if (s == MF_OK || s == MF_ERR_CLOSED) return 0;
+    return s == MF_ERR_CONFIG ? 2 : 1;
+}

@@ -12,10 +12,36 @@ static const char *const usage =
     "Aggregates ticks (<prefix>.ticks.>) into 1 s and 1 min partial rollups and the conflated "
     "latest price.";
 
+/* The service verbs (mf_service_ops) over the aggregator's own API. */
+static mf_status svc_create(void **svc, mf_app *app, void *arg) {
+    (void)arg;
+    return aggregator_create((aggregator **)svc, &app->cfg, app->nats, app->instance);
+}
+
+static int svc_poll(void *svc) {
+    if (!mf_wait_stop(500)) aggregator_poll(svc);
+    return 0;
+}
+
+static void svc_stop(void *svc) {
+    aggregator_stop(svc);
+}
+
+static void svc_destroy(void *svc) {
+    aggregator_destroy(svc);
+}
+
+static const mf_service_ops service = {
+    .needs_nats = 1,
+    .create = svc_create,
+    .poll = svc_poll,
+    .status_fill = aggregator_status_fill,
+    .stop = svc_stop,
+    .destroy = svc_destroy,
+};
+
 int main(int argc, char **argv) {
     mf_app app;
-    aggregator *agg = NULL;
-    mf_status s;
     int rc;
     /* Memory is allocated on the intake and PubAck threads and freed on the workers (and back):
      * with glibc's default of up to 8 arenas per core each thread's arena keeps its own free
@@ -25,16 +51,5 @@ int main(int argc, char **argv) {
         mallopt(M_ARENA_MAX, 2);
     rc = mf_app_init(&app, "aggregator", argc, argv, usage, NULL, NULL);
     if (rc >= 0) return rc;
-    s = mf_app_connect(&app);
-    if (s == MF_OK) s = aggregator_create(&agg, &app.cfg, app.nats, app.instance);
-    if (s == MF_OK) s = mf_app_heartbeat(&app, aggregator_status_fill, agg);
-    if (s == MF_OK) {
-        while (!mf_wait_stop(500)) aggregator_poll(agg);
-        mf_log(MF_LOG_INFO, "stop requested: draining");
-    }
-    aggregator_stop(agg);
-    mf_app_shutdown(&app); /* last status still reads agg */
-    aggregator_destroy(agg);
-    if (s == MF_ERR_CLOSED) return 0; /* stopped before it was up */
-    return s == MF_OK ? 0 : 1;
+    return mf_app_run(&app, &service, NULL);
 }

@@ -89,7 +89,7 @@ static void init_counters(api_service *s) {
     s->bad_bus = mf_counter("api_bad_bus_messages_total", "", "undecodable bus messages");
 }
 
-mf_status api_service_start(api_service **out, mf_app *app, int listen_fd) {
+mf_status api_service_create(api_service **out, mf_app *app, int listen_fd) {
     api_service *s = mf_xcalloc(1, sizeof(*s));
     mf_status st;
     s->app = app;
@@ -110,7 +110,7 @@ mf_status api_service_start(api_service **out, mf_app *app, int listen_fd) {
         s->refresher_started = 1;
     if (st == MF_OK) st = api__http_start(s);
     if (st != MF_OK) {
-        api_service_stop(s);
+        api_service_destroy(s);
         return st;
     }
     mf_log(MF_LOG_INFO,
@@ -138,11 +138,18 @@ void api_service_status(json_t *status, void *ctx) {
 }
 
 void api_service_stop(api_service *s) {
-    if (s == NULL) return;
+    if (s == NULL || s->stopped) return;
+    s->stopped = 1;
     api__http_stop(s);
     atomic_store(&s->stop, 1);
     if (s->refresher_started) pthread_join(s->refresher, NULL);
+    s->refresher_started = 0;
     api__bus_unsubscribe(s);
+}
+
+void api_service_destroy(api_service *s) {
+    if (s == NULL) return;
+    api_service_stop(s);
     api_engine_cleanup(&s->engine);
     api_cache_destroy(s->cache);
     api_health_destroy(s->health);

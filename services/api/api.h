@@ -14,10 +14,13 @@ typedef struct api_service api_service;
 int api_listen_open(const mf_config *cfg);
 /* Creates stores, subscriptions and the known-exchange refresher, then serves HTTP on
  * listen_fd (takes ownership). */
-mf_status api_service_start(api_service **out, mf_app *app, int listen_fd);
-/* Stops HTTP first, then subscriptions and threads. Accepts NULL. */
+mf_status api_service_create(api_service **out, mf_app *app, int listen_fd);
+/* Stops HTTP first, then the subscriptions and the refresher. The stores stay, so the last
+ * heartbeat can still read them. Idempotent; accepts NULL. */
 void api_service_stop(api_service *s);
-/* Heartbeat fill: mode and store state. */
+/* Stops (when not yet stopped) and frees. Accepts NULL. */
+void api_service_destroy(api_service *s);
+/* Heartbeat fill: mode and store state (valid until api_service_destroy). */
 void api_service_status(json_t *status, void *ctx);
 
 /* The OpenAPI document embedded at build time (docs/openapi.json). */

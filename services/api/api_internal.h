@@ -38,6 +38,7 @@ struct api_service {
     const mf_config *cfg;
     struct _u_instance http;
     int http_started;
+    int stopped; /* api_service_stop ran */
     int listen_fd;
     api_store *redis, *pg;
     api_latest_map *latest;

@@ -19,38 +19,49 @@ static const mf_cli_flag flags[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* The service verbs (mf_service_ops). `arg` is the listening socket, bound before anything
+ * else; the service takes it over. */
+static mf_status svc_create(void **svc, mf_app *app, void *arg) {
+    int *fd = arg;
+    mf_status s = api_service_create((api_service **)svc, app, *fd);
+    *fd = -1; /* owned (and closed on failure) by the service */
+    return s;
+}
+
+static int svc_poll(void *svc) {
+    (void)svc;
+    mf_wait_stop(1000);
+    return 0;
+}
+
+static void svc_stop(void *svc) {
+    api_service_stop(svc);
+}
+
+static void svc_destroy(void *svc) {
+    api_service_destroy(svc);
+}
+
+static const mf_service_ops service = {
+    .needs_nats = 1,
+    .create = svc_create,
+    .poll = svc_poll,
+    .status_fill = api_service_status,
+    .stop = svc_stop,
+    .destroy = svc_destroy,
+};
+
 int main(int argc, char **argv) {
     mf_app app;
-    api_service *svc = NULL;
-    int fd;
+    int fd, rc;
     mf_config pre;
     mf_cli_result r = mf_config_cli(&pre, argc, argv, USAGE, flags, NULL);
-    int rc;
     if (r != MF_CLI_RUN) return r == MF_CLI_EXIT_OK ? 0 : 2;
     /* Bind before anything logs, so a port in use is reported as exactly one line. */
     fd = api_listen_open(&pre);
     if (fd < 0) return 1;
     rc = mf_app_init(&app, "api", argc, argv, USAGE, flags, NULL);
-    if (rc >= 0) {
-        close(fd);
-        return rc;
-    }
-    if (mf_app_connect(&app) != MF_OK) {
-        close(fd);
-        mf_app_shutdown(&app);
-        return mf_stop_requested() ? 0 : 1;
-    }
-    if (api_service_start(&svc, &app, fd) != MF_OK) {
-        mf_app_shutdown(&app);
-        return 1;
-    }
-    mf_app_heartbeat(&app, api_service_status, svc);
-    while (!mf_stop_requested()) mf_wait_stop(1000);
-    mf_log(MF_LOG_INFO, "shutdown requested");
-    /* The last heartbeat ("stopped") calls the service's fill: stop it before the service. */
-    mf_heartbeat_stop(app.hb);
-    app.hb = NULL;
-    api_service_stop(svc);
-    mf_app_shutdown(&app);
-    return 0;
+    if (rc < 0) rc = mf_app_run(&app, &service, &fd);
+    if (fd >= 0) close(fd); /* the service never took it */
+    return rc;
 }

@@ -103,56 +103,84 @@ static const char USAGE[] =
     "Simulated exchange feeds (DESIGN section 3): one TCP listener per exchange, one JSON\n"
     "line per tick, a seeded random walk per exchange, optional fault injection.";
 
-/* Runs until a signal, --duration, or every feed reached --count. */
-static void run(gen_server *srv, int64_t duration_s) {
-    int64_t start = mf_mono_ms(), next_totals = start + TOTALS_EVERY_MS;
-    while (!mf_stop_requested() && !gen_server_done(srv)) {
-        int64_t now = mf_mono_ms();
-        if (duration_s > 0 && now - start >= duration_s * 1000) {
-            mf_log(MF_LOG_INFO, "duration reached s=%lld", (long long)duration_s);
-            break;
-        }
-        if (now >= next_totals) {
-            gen_server_log_totals(srv);
-            next_totals = now + TOTALS_EVERY_MS;
-        }
-        mf_wait_stop(50);
+/* The service verbs (mf_service_ops). The generator has no bus: it runs until a signal,
+ * --duration, or every feed reached --count. */
+typedef struct gen_service {
+    gen_server *srv;
+    const gen_main_opts *opts;
+    int64_t start_ms, next_totals_ms;
+} gen_service;
+
+static mf_status svc_create(void **svc, mf_app *app, void *arg) {
+    const gen_main_opts *opts = arg;
+    gen_service *g = mf_xcalloc(1, sizeof(*g));
+    char err[512];
+    mf_status s;
+    *svc = g;
+    g->opts = opts;
+    s = gen_server_create(&g->srv, &app->cfg, &opts->server, err, sizeof(err));
+    if (s != MF_OK) {
+        fprintf(stderr, "marketflow-generator: %s\n", err);
+        return s == MF_ERR_CONFIG ? MF_ERR_CONFIG : MF_ERR_IO;
     }
+    if (gen_server_start(g->srv) != MF_OK) {
+        fprintf(stderr, "marketflow-generator: cannot start feed threads\n");
+        return MF_ERR_IO;
+    }
+    g->start_ms = mf_mono_ms();
+    g->next_totals_ms = g->start_ms + TOTALS_EVERY_MS;
+    mf_log(MF_LOG_INFO, "running rate=%d interval_ms=%d seed=%lld extended=%d count=%lld",
+           app->cfg.generator.rate, app->cfg.generator.interval_ms,
+           (long long)app->cfg.generator.seed, app->cfg.generator.extended,
+           (long long)opts->server.count);
+    return MF_OK;
 }
+
+static int svc_poll(void *svc) {
+    gen_service *g = svc;
+    int64_t now = mf_mono_ms();
+    if (gen_server_done(g->srv)) return 1;
+    if (g->opts->duration_s > 0 && now - g->start_ms >= g->opts->duration_s * 1000) {
+        mf_log(MF_LOG_INFO, "duration reached s=%lld", (long long)g->opts->duration_s);
+        return 1;
+    }
+    if (now >= g->next_totals_ms) {
+        gen_server_log_totals(g->srv);
+        g->next_totals_ms = now + TOTALS_EVERY_MS;
+    }
+    mf_wait_stop(50);
+    return 0;
+}
+
+static void svc_stop(void *svc) {
+    gen_service *g = svc;
+    gen_server_stop(g->srv);
+    gen_server_log_totals(g->srv);
+}
+
+static void svc_destroy(void *svc) {
+    gen_service *g = svc;
+    if (g == NULL) return;
+    gen_server_destroy(g->srv);
+    free(g);
+}
+
+static const mf_service_ops service = {
+    .needs_nats = 0,
+    .create = svc_create,
+    .poll = svc_poll,
+    .status_fill = NULL,
+    .stop = svc_stop,
+    .destroy = svc_destroy,
+};
 
 int main(int argc, char **argv) {
     gen_main_opts opts = {.server = {.count = 0, .client_buffer = GEN_DEFAULT_CLIENT_BUFFER},
                           .duration_s = 0};
-    gen_server *srv = NULL;
-    char err[512];
-    mf_status s;
     mf_app app;
     int rc = mf_app_init(&app, "generator", argc, argv, USAGE, FLAGS, &opts);
     if (rc >= 0) return rc;
-
-    s = gen_server_create(&srv, &app.cfg, &opts.server, err, sizeof(err));
-    if (s != MF_OK) {
-        fprintf(stderr, "marketflow-generator: %s\n", err);
-        mf_app_shutdown(&app);
-        return s == MF_ERR_CONFIG ? 2 : 1;
-    }
-    if (gen_server_start(srv) != MF_OK) {
-        fprintf(stderr, "marketflow-generator: cannot start feed threads\n");
-        gen_server_destroy(srv);
-        mf_app_shutdown(&app);
-        return 1;
-    }
-    atomic_store(&app.ready_without_nats, 1); /* /healthz: ready once every feed listens */
-    mf_log(MF_LOG_INFO, "running rate=%d interval_ms=%d seed=%lld extended=%d count=%lld",
-           app.cfg.generator.rate, app.cfg.generator.interval_ms, (long long)app.cfg.generator.seed,
-           app.cfg.generator.extended, (long long)opts.server.count);
-    run(srv, opts.duration_s);
-
-    mf_log(MF_LOG_INFO, "stopping");
-    gen_server_stop(srv);
-    gen_server_log_totals(srv);
-    gen_server_destroy(srv);
-    mf_app_shutdown(&app);
+    rc = mf_app_run(&app, &service, &opts);
     mf_log(MF_LOG_INFO, "stopped");
-    return 0;
+    return rc;
 }

@@ -2,7 +2,7 @@
  *
  * DESIGN
  * Threads:
- *   - the core thread (pers_core_run, called by main): owns the pull (mf_jspull, one request
+ *   - the core thread (main, through pers_core_poll): owns the pull (mf_jspull, one request
  *     per batch) on the durable consumer "<prefix>-persister-<sink>" (filter
  *     <prefix>.rollups.1s.>), the batch buffers and the sink. Loop: sink idle work ->
  *     (re)connect the sink when due -> rebuild when the sink asks -> gather a batch (until
@@ -10,7 +10,7 @@
  *     parse + dedupe -> sink write (retried with capped backoff until it commits; InProgress
  *     keeps the held messages from being redelivered meanwhile) -> ack every message.
  *   - a nats.c delivery thread for <prefix>.latest.> when the sink takes latest ticks
- *     (Redis): it parses and hands the tick to sink->on_latest, which only records it.
+ *     (Redis): it parses and hands the tick to sink->ops->on_latest, which only records it.
  *   - the heartbeat thread (mf_app) reads the atomics below in pers_core_fill_status.
  * Nothing is acked before the sink's commit, so a sink outage loses nothing: the batch is
  * held and retried, the stream keeps the rest. A redelivery (lost ack, crash after commit,
@@ -81,7 +81,7 @@ int pers_durable_name(const char *prefix, const char *sink, char *buf, size_t si
 
 static void register_metrics(pers_core *c) {
     char lab[64];
-    snprintf(lab, sizeof(lab), "sink=\"%s\"", c->sink->name);
+    snprintf(lab, sizeof(lab), "sink=\"%s\"", c->sink->ops->name);
     c->batches = mf_counter("persister_batches_total", lab, "batches committed");
     c->applied = mf_counter("persister_partials_written_total", lab,
                             "rollup partials merged for the first time");
@@ -115,7 +115,7 @@ mf_status pers_core_create(pers_core **out, mf_nats *nats, const mf_config *cfg,
             0 ||
         mf_subject_all(c->latest_subject, sizeof(c->latest_subject), mf_nats_prefix(nats),
                        MF_SUBJECT_LATEST) < 0 ||
-        pers_durable_name(mf_nats_prefix(nats), sink->name, c->durable, sizeof(c->durable))) {
+        pers_durable_name(mf_nats_prefix(nats), sink->ops->name, c->durable, sizeof(c->durable))) {
         free(c);
         return MF_ERR_CONFIG;
     }
@@ -165,7 +165,7 @@ static mf_status ensure_consumer(pers_core *c) {
     cc.FilterSubject = c->filter;
     /* The cache replays its window from the stream at start, so its consumer starts with new
      * messages; the database wants everything the stream still holds. */
-    cc.DeliverPolicy = c->sink->want_rebuild ? js_DeliverNew : js_DeliverAll;
+    cc.DeliverPolicy = c->sink->ops->want_rebuild ? js_DeliverNew : js_DeliverAll;
     ns = js_AddConsumer(&ci, js, c->stream, &cc, NULL, &jerr);
     if (ns != NATS_OK) {
         jerr = 0;
@@ -193,7 +193,7 @@ static void on_latest(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     (void)nc, (void)sub;
     if (mf_tick_from_json(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &t) == MF_OK) {
         atomic_fetch_add(c->latest_in, 1);
-        c->sink->on_latest(c->sink->impl, &t);
+        c->sink->ops->on_latest(c->sink->impl, &t);
     } else {
         atomic_fetch_add(c->latest_bad, 1);
         mf_log_ratelimited(MF_LOG_WARN, 10000, "malformed latest message subject=%s",
@@ -204,7 +204,7 @@ static void on_latest(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
 
 static mf_status subscribe_latest(pers_core *c) {
     natsStatus ns;
-    if (c->sink->on_latest == NULL || c->latest_sub != NULL) return MF_OK;
+    if (c->sink->ops->on_latest == NULL || c->latest_sub != NULL) return MF_OK;
     ns = natsConnection_Subscribe(&c->latest_sub, mf_nats_conn(c->nats), c->latest_subject,
                                   on_latest, c);
     if (ns != NATS_OK) return mf_nats_fail(ns, "subscribe latest");
@@ -216,8 +216,8 @@ static mf_status subscribe_latest(pers_core *c) {
 /* Tries to (re)connect the sink when it is down and its backoff is due; never blocks long. */
 static void keep_sink_connected(pers_core *c) {
     int64_t now = mf_mono_ms();
-    if (c->sink->connected(c->sink->impl) || now < c->next_ensure) return;
-    if (c->sink->ensure(c->sink->impl) == MF_OK) {
+    if (c->sink->ops->connected(c->sink->impl) || now < c->next_ensure) return;
+    if (c->sink->ops->ensure(c->sink->impl) == MF_OK) {
         c->ensure_attempt = 0;
         return;
     }
@@ -230,7 +230,7 @@ static mf_status write_rebuild(pers_core *c, mf_rollup *buf, size_t n, size_t *t
     mf_status s;
     mf_rollup *uniq = mf_xmalloc(n * sizeof(*uniq));
     nu = pers_dedupe(buf, n, uniq);
-    s = c->sink->write(c->sink->impl, uniq, nu, &res);
+    s = c->sink->ops->write(c->sink->impl, uniq, nu, &res);
     free(uniq);
     if (s == MF_ERR_PARSE) s = MF_OK; /* a poison partial must not block the rebuild */
     if (s == MF_OK) {
@@ -342,7 +342,7 @@ static mf_status rebuild(pers_core *c) {
     free(msgs);
     free(buf);
     if (s != MF_OK) return s;
-    c->sink->rebuild_done(c->sink->impl);
+    c->sink->ops->rebuild_done(c->sink->impl);
     atomic_fetch_add(c->rebuilds, 1);
     mf_log(MF_LOG_INFO, "rebuild done window_s=%d partials=%zu ms=%" PRId64,
            c->sink->rebuild_window_s, total, mf_mono_ms() - t0);
@@ -350,7 +350,8 @@ static mf_status rebuild(pers_core *c) {
 }
 
 static mf_status maybe_rebuild(pers_core *c) {
-    if (c->sink->want_rebuild == NULL || !c->sink->want_rebuild(c->sink->impl)) return MF_OK;
+    if (c->sink->ops->want_rebuild == NULL || !c->sink->ops->want_rebuild(c->sink->impl))
+        return MF_OK;
     return rebuild(c);
 }
 
@@ -407,9 +408,9 @@ static void in_progress_all(pers_core *c) {
 static mf_status commit(pers_core *c, const mf_rollup *rs, size_t n, pers_result *res) {
     int64_t next_progress = mf_mono_ms() + IN_PROGRESS_EVERY_MS;
     for (int attempt = 0;; attempt++) {
-        mf_status s = c->sink->ensure(c->sink->impl);
+        mf_status s = c->sink->ops->ensure(c->sink->impl);
         if (s == MF_OK) s = maybe_rebuild(c);
-        if (s == MF_OK) s = c->sink->write(c->sink->impl, rs, n, res);
+        if (s == MF_OK) s = c->sink->ops->write(c->sink->impl, rs, n, res);
         if (s == MF_OK || s == MF_ERR_PARSE) {
             if (attempt > 0) mf_log(MF_LOG_INFO, "sink back after %d retries", attempt);
             return s;
@@ -417,7 +418,7 @@ static mf_status commit(pers_core *c, const mf_rollup *rs, size_t n, pers_result
         atomic_fetch_add(c->errors, 1);
         if (attempt == 0)
             mf_log(MF_LOG_WARN, "sink %s unavailable: holding batch partials=%zu, retrying",
-                   c->sink->name, n);
+                   c->sink->ops->name, n);
         if (mf_wait_stop((int)mf_backoff_ms(attempt, 250, 5000))) return MF_ERR_CLOSED;
         if (mf_mono_ms() >= next_progress) {
             in_progress_all(c); /* keep AckWait from redelivering what we hold */
@@ -511,22 +512,27 @@ static int connect_bus(pers_core *c) {
     return 0;
 }
 
-void pers_core_run(pers_core *c) {
-    if (!connect_bus(c)) return;
-    while (!mf_stop_requested()) {
-        if (c->sink->idle) c->sink->idle(c->sink->impl);
-        keep_sink_connected(c);
-        atomic_store(&c->connected, c->sink->connected(c->sink->impl));
-        if (c->sink->connected(c->sink->impl) && maybe_rebuild(c) != MF_OK) mf_wait_stop(500);
-        if (gather(c) > 0) process_batch(c);
-        if (c->fetch_errors >= 20) { /* consumer deleted or bus trouble: bind again */
-            mf_log(MF_LOG_WARN, "fetch keeps failing; binding the consumer again");
-            mf_jspull_destroy(c->pull);
-            c->pull = NULL;
-            c->fetch_errors = 0;
-            if (!connect_bus(c)) break;
-        }
+/* One turn of the loop: binds the consumer first when it is not (retrying until a stop),
+ * then sink idle work -> (re)connect -> rebuild -> one batch. Returns 1 once a stop came
+ * while binding, else 0. */
+int pers_core_poll(pers_core *c) {
+    if (c->pull == NULL && !connect_bus(c)) return 1;
+    if (c->sink->ops->idle) c->sink->ops->idle(c->sink->impl);
+    keep_sink_connected(c);
+    atomic_store(&c->connected, c->sink->ops->connected(c->sink->impl));
+    if (c->sink->ops->connected(c->sink->impl) && maybe_rebuild(c) != MF_OK) mf_wait_stop(500);
+    if (gather(c) > 0) process_batch(c);
+    if (c->fetch_errors >= 20) { /* consumer deleted or bus trouble: bind again */
+        mf_log(MF_LOG_WARN, "fetch keeps failing; binding the consumer again");
+        mf_jspull_destroy(c->pull);
+        c->pull = NULL;
+        c->fetch_errors = 0;
     }
+    return 0;
+}
+
+void pers_core_stop(pers_core *c) {
+    if (c == NULL) return;
     /* A batch gathered when the stop came is written (or released) before returning. */
     if (c->nmsgs > 0) process_batch(c);
     if (c->latest_sub) natsSubscription_Unsubscribe(c->latest_sub);
@@ -544,7 +550,7 @@ void pers_core_fill_status(json_t *o, void *ctx) {
     long long rejected = 0;
     for (int r = PERS_REJECT_JSON; r < PERS_REJECT_COUNT; r++)
         if (r != PERS_REJECT_EMPTY) rejected += atomic_load(c->rejected[r]);
-    json_object_set_new(o, "sink", json_string(c->sink->name));
+    json_object_set_new(o, "sink", json_string(c->sink->ops->name));
     json_object_set_new(o, "connected", json_boolean(atomic_load(&c->connected)));
     json_object_set_new(o, "consumer", json_string(c->durable));
     json_object_set_new(o, "batches", json_integer(atomic_load(c->batches)));
@@ -557,5 +563,5 @@ void pers_core_fill_status(json_t *o, void *ctx) {
     json_object_set_new(o, "backlog", json_integer(atomic_load(&c->backlog)));
     json_object_set_new(o, "errors", json_integer(atomic_load(c->errors)));
     json_object_set_new(o, "rebuilds", json_integer(atomic_load(c->rebuilds)));
-    if (c->sink->fill_status) c->sink->fill_status(c->sink->impl, o);
+    if (c->sink->ops->fill_status) c->sink->ops->fill_status(c->sink->impl, o);
 }

@@ -12,18 +12,22 @@
 typedef struct pers_core pers_core;
 
 /* Creates the core for `sink` (borrowed: it must outlive the core). Nothing is subscribed
- * until pers_core_run. */
+ * until the first pers_core_poll. */
 mf_status pers_core_create(pers_core **out, mf_nats *nats, const mf_config *cfg, pers_sink *sink);
 
-/* Runs until mf_stop_requested(): ensures the durable consumer, rebuilds when the sink asks,
- * fetches, writes, acks. Returns after the batch in hand is committed (or released with a
- * NAK when the sink is down, so another replica takes it over). */
-void pers_core_run(pers_core *c);
+/* One turn of the core loop (called by main until a stop): binds the durable consumer when
+ * it is not bound (retrying until a stop; returns 1 if the stop came first), rebuilds when
+ * the sink asks, fetches one batch (waiting up to flush_ms), writes it, acks. Returns 0. */
+int pers_core_poll(pers_core *c);
+
+/* After the last poll: the batch in hand is committed (or released with a NAK when the sink
+ * is down, so another replica takes it over) and the subscriptions end. Accepts NULL. */
+void pers_core_stop(pers_core *c);
 
 /* Heartbeat callback (mf_heartbeat_fill): status fields of the core and the sink. */
 void pers_core_fill_status(json_t *status, void *ctx);
 
-/* Frees (accepts NULL). Only after pers_core_run returned. */
+/* Frees (accepts NULL). Only after pers_core_stop. */
 void pers_core_destroy(pers_core *c);
 
 /* The durable consumer name for a sink: "<prefix>-persister-<sink>" with characters other

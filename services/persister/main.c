@@ -8,8 +8,9 @@
 #include "mf/app.h"
 #include "mf/log.h"
 #include "mf/signals.h"
-#include "pg_sink.h"
-#include "redis_sink.h"
+#include "mf/util.h"
+#include "sink_pg.h"
+#include "sink_redis.h"
 
 #ifndef PERS_MIGRATIONS_SRC
 #define PERS_MIGRATIONS_SRC ""
@@ -87,11 +88,61 @@ static int pick_migrations(opts *o) {
     return -1;
 }
 
+/* The service verbs (mf_service_ops): a sink adapter and the core in front of it. */
+typedef struct pers_service {
+    pers_sink *sink;
+    pers_core *core;
+} pers_service;
+
+static void svc_destroy(void *svc) {
+    pers_service *p = svc;
+    if (p == NULL) return;
+    pers_core_destroy(p->core);
+    pers_sink_destroy(p->sink);
+    free(p);
+}
+
+static mf_status svc_create(void **svc, mf_app *app, void *arg) {
+    const opts *o = arg;
+    pers_service *p = mf_xcalloc(1, sizeof(*p));
+    *svc = p;
+    if (strcmp(o->sink, "postgres") == 0)
+        pers_sink_pg_create(&p->sink, &app->cfg, o->migrations);
+    else
+        pers_sink_redis_create(&p->sink, &app->cfg);
+    if (pers_core_create(&p->core, app->nats, &app->cfg, p->sink) != MF_OK) {
+        mf_log(MF_LOG_ERROR, "prefix too long for subjects and consumer names");
+        return MF_ERR_CONFIG;
+    }
+    mf_log(MF_LOG_INFO, "running sink=%s batch_rows=%d flush_ms=%d", p->sink->ops->name,
+           app->cfg.persister.batch_rows, app->cfg.persister.flush_ms);
+    return MF_OK;
+}
+
+static int svc_poll(void *svc) {
+    return pers_core_poll(((pers_service *)svc)->core);
+}
+
+static void svc_stop(void *svc) {
+    pers_core_stop(((pers_service *)svc)->core);
+}
+
+static void svc_status(json_t *status, void *svc) {
+    pers_core_fill_status(status, ((pers_service *)svc)->core);
+}
+
+static const mf_service_ops service = {
+    .needs_nats = 1,
+    .create = svc_create,
+    .poll = svc_poll,
+    .status_fill = svc_status,
+    .stop = svc_stop,
+    .destroy = svc_destroy,
+};
+
 int main(int argc, char **argv) {
     opts o = {{0}, {0}};
     mf_app app;
-    pers_sink *sink = NULL;
-    pers_core *core = NULL;
     int rc = mf_app_init(&app, "persister", argc, argv,
                          "marketflow-persister --sink postgres|redis [--config FILE]", flags, &o);
     if (rc >= 0) return rc;
@@ -101,35 +152,12 @@ int main(int argc, char **argv) {
     }
     if (strcmp(o.sink, "postgres") == 0) {
         if (pick_migrations(&o) != 0) return 2;
-        pers_pg_sink_create(&sink, &app.cfg, o.migrations);
         mf_log(MF_LOG_INFO, "sink postgres migrations=%s", o.migrations);
-    } else {
-        pers_redis_sink_create(&sink, &app.cfg);
     }
     if (app.cfg.nats.transport != MF_TRANSPORT_JETSTREAM)
         mf_log(MF_LOG_WARN, "nats.transport=core: the persister reads JetStream anyway");
     app.cfg.nats.transport = MF_TRANSPORT_JETSTREAM; /* the durable consumer needs it */
     /* Not MARKETFLOW_TICKS: in transport=core it would make nats-server store every tick. */
     app.streams = MF_APP_STREAM(MF_STREAM_ROLLUPS) | MF_APP_STREAM(MF_STREAM_CONTROL);
-    if (mf_app_connect(&app) != MF_OK) {
-        sink->destroy(sink->impl);
-        free(sink);
-        mf_app_shutdown(&app);
-        return mf_stop_requested() ? 0 : 1;
-    }
-    if (pers_core_create(&core, app.nats, &app.cfg, sink) != MF_OK) {
-        mf_log(MF_LOG_ERROR, "prefix too long for subjects and consumer names");
-        mf_app_shutdown(&app);
-        return 2;
-    }
-    mf_app_heartbeat(&app, pers_core_fill_status, core);
-    mf_log(MF_LOG_INFO, "running sink=%s batch_rows=%d flush_ms=%d", sink->name,
-           app.cfg.persister.batch_rows, app.cfg.persister.flush_ms);
-    pers_core_run(core); /* until SIGINT/SIGTERM */
-    mf_log(MF_LOG_INFO, "shutdown requested");
-    mf_app_shutdown(&app); /* final status, drain NATS */
-    pers_core_destroy(core);
-    sink->destroy(sink->impl);
-    free(sink);
-    return 0;
+    return mf_app_run(&app, &service, &o);
 }

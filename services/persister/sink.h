@@ -2,8 +2,9 @@
  *
  * The core (core.c) consumes rollup partials from the bus, batches them and acks them only
  * after the sink says they are committed. Each storage technology is one adapter behind
- * this struct of function pointers: PostgreSQL (pg_sink.c) and Redis (redis_sink.c).
- * Every function is called from the core's thread only, except on_latest (any thread). */
+ * one const ops table: PostgreSQL (sink_pg.c) and Redis (sink_redis.c).
+ * Every function is called from the core's thread only, except on_latest (any thread) and
+ * fill_status (the heartbeat thread). */
 #ifndef PERS_SINK_H
 #define PERS_SINK_H
 
@@ -23,9 +24,9 @@ typedef struct pers_result {
     int64_t skipped;    /* partials the sink deliberately ignores (outside the cache window) */
 } pers_result;
 
-typedef struct pers_sink {
+/* An adapter's functions. `impl` is the adapter's object (pers_sink.impl). */
+typedef struct pers_sink_ops {
     const char *name; /* "postgres" or "redis": the consumer name and the status "sink" */
-    void *impl;
     /* Connects (or reconnects) when needed, without blocking long. MF_OK when usable. */
     mf_status (*ensure)(void *impl);
     /* Writes and commits `n` partials (1 s rollups, distinct (producer, seq) in a batch).
@@ -38,8 +39,6 @@ typedef struct pers_sink {
      * replayed from the stream; rebuild_done() is called once the replay was written. */
     int (*want_rebuild)(void *impl);
     void (*rebuild_done)(void *impl);
-    /* Optional: seconds of history a rebuild replays. */
-    int rebuild_window_s;
     /* Optional: the newest tick of a key (core NATS <prefix>.latest.>). Called on a NATS
      * thread: must only record it, without I/O. `t` is borrowed. */
     void (*on_latest)(void *impl, const mf_tick *t);
@@ -48,6 +47,17 @@ typedef struct pers_sink {
     /* Adds sink-specific status fields. Called on the heartbeat thread: read atomics only. */
     void (*fill_status)(void *impl, json_t *status);
     void (*destroy)(void *impl); /* accepts NULL impl */
+} pers_sink_ops;
+
+/* A sink: its adapter's ops table and object. Made by an adapter's create function
+ * (sink_pg.h, sink_redis.h), freed with pers_sink_destroy. */
+typedef struct pers_sink {
+    const pers_sink_ops *ops;
+    void *impl;
+    int rebuild_window_s; /* with want_rebuild: seconds of history a rebuild replays */
 } pers_sink;
+
+/* Frees the adapter's object and the sink. Accepts NULL. */
+void pers_sink_destroy(pers_sink *s);
 
 #endif

@@ -3,10 +3,12 @@
  *   mf_app app;
  *   int rc = mf_app_init(&app, "aggregator", argc, argv, usage, flags, ctx);
  *   if (rc >= 0) return rc;                  // --help, --check-config or a bad flag
- *   if (mf_app_connect(&app) != MF_OK) ...   // NATS with retry, streams ensured
- *   mf_app_heartbeat(&app, fill, ctx);       // status every 2 s
- *   ... run until mf_stop_requested() ...
- *   mf_app_shutdown(&app);                   // final status, drain, close
+ *   return mf_app_run(&app, &ops, arg);      // the service lifecycle, below
+ *
+ * mf_app_run is built on the steps, which stay public for tools that wire their own:
+ *   mf_app_connect(&app)                     // NATS with retry, streams ensured
+ *   mf_app_heartbeat(&app, fill, ctx)        // status every 2 s
+ *   mf_app_shutdown(&app)                    // final status, drain, close
  *
  * mf_app_init does: config (defaults < file < env < flags), logging, signal handlers, the
  * metrics endpoint when metrics.port > 0 (ready = NATS connected). */
@@ -64,6 +66,34 @@ mf_status mf_app_heartbeat(mf_app *app, mf_heartbeat_fill fill, void *ctx);
 /* Stops the heartbeat (one last status with "state":"stopped"), drains and closes NATS,
  * stops metrics. Idempotent. */
 void mf_app_shutdown(mf_app *app);
+
+/* The lifecycle every service has: the same verbs, in the same order, so every main() is the
+ * same checklist (mf_app_init, then mf_app_run).
+ *
+ *   create       makes the service from app (NATS is connected first when needs_nats);
+ *                on failure it may leave a partial object in *svc for destroy
+ *   poll         one turn of the main loop; waits on its own (mf_wait_stop, a fetch) at most
+ *                about a second; returns 1 when the service is done by itself, else 0
+ *   status_fill  the service's part of the heartbeat (optional); may still be called after
+ *                stop, so stop must leave what it reads alive
+ *   stop         stops intake and flushes (partial windows, batches, PubAcks); only
+ *                called after a successful create
+ *   destroy      frees; accepts NULL
+ *
+ * mf_app_run: [connect] -> create -> [heartbeat] -> poll until a stop or done -> stop ->
+ * mf_app_shutdown (the last status still reads the service) -> destroy. It returns the exit
+ * code: 0 after a stop (also one that came before the service was up), 2 when create said
+ * MF_ERR_CONFIG, else 1. */
+typedef struct mf_service_ops {
+    int needs_nats; /* 0: the generator (no bus; /healthz is ready once created) */
+    mf_status (*create)(void **svc, mf_app *app, void *arg);
+    int (*poll)(void *svc);
+    mf_heartbeat_fill status_fill;
+    void (*stop)(void *svc);
+    void (*destroy)(void *svc);
+} mf_service_ops;
+
+int mf_app_run(mf_app *app, const mf_service_ops *ops, void *arg);
 
 /* The heartbeat alone, for services wiring their own main. */
 mf_status mf_heartbeat_start(mf_heartbeat **out,

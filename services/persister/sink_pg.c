@@ -1,4 +1,4 @@
-/* pg_sink.c: PostgreSQL adapter of the persister's sink port.
+/* sink_pg.c: PostgreSQL adapter of the persister's sink port.
  *
  * DESIGN: used by the core thread only (ensure, write, idle); the heartbeat thread reads the
  * atomics in fill_status. One libpq connection, opened lazily by ensure(): connect, apply
@@ -11,7 +11,7 @@
  * applied_partials ON CONFLICT DO NOTHING RETURNING the pairs recorded now; merge only those
  * partials per minute in C (mf_rollup_merge: exact); COPY the minute deltas into mf_minute;
  * one INSERT ... ON CONFLICT DO UPDATE merges them into aggregated_prices; COMMIT. */
-#include "pg_sink.h"
+#include "sink_pg.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -467,7 +467,17 @@ static void pg_destroy(void *impl) {
     free(p);
 }
 
-mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir) {
+static const pers_sink_ops pg_ops = {
+    .name = "postgres",
+    .ensure = pg_ensure,
+    .write = pg_write,
+    .connected = pg_connected,
+    .idle = pg_idle,
+    .fill_status = pg_fill_status,
+    .destroy = pg_destroy,
+};
+
+mf_status pers_sink_pg_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir) {
     pg_sink *p = mf_xcalloc(1, sizeof(*p));
     pers_sink *s = mf_xcalloc(1, sizeof(*s));
     p->cfg = cfg;
@@ -479,14 +489,8 @@ mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char 
                                "PostgreSQL (re)connections");
     p->pruned =
         mf_counter("persister_ledger_pruned_total", "", "applied_partials rows deleted by age");
-    s->name = "postgres";
+    s->ops = &pg_ops;
     s->impl = p;
-    s->ensure = pg_ensure;
-    s->write = pg_write;
-    s->connected = pg_connected;
-    s->idle = pg_idle;
-    s->fill_status = pg_fill_status;
-    s->destroy = pg_destroy;
     *out = s;
     return MF_OK;
 }

@@ -1,4 +1,4 @@
-/* redis_sink.c: Redis adapter of the persister's sink port (the cache).
+/* sink_redis.c: Redis adapter of the persister's sink port (the cache).
  *
  * DESIGN: one hiredis context, used by the core thread only (ensure, write, idle). The
  * latest map is the one structure shared with another thread: the NATS delivery thread of
@@ -7,7 +7,7 @@
  * Connection loss (a failed command or PING) drops the context; the next ensure()
  * reconnects, reloads the scripts and raises want_rebuild, so the core replays the
  * retention window from the stream: the cache is complete again within seconds. */
-#include "redis_sink.h"
+#include "sink_redis.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -527,7 +527,20 @@ static void rs_destroy(void *impl) {
     free(r);
 }
 
-mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg) {
+static const pers_sink_ops rs_ops = {
+    .name = "redis",
+    .ensure = rs_ensure,
+    .write = rs_write,
+    .connected = rs_connected,
+    .want_rebuild = rs_want_rebuild,
+    .rebuild_done = rs_rebuild_done,
+    .on_latest = rs_on_latest,
+    .idle = rs_idle,
+    .fill_status = rs_fill_status,
+    .destroy = rs_destroy,
+};
+
+mf_status pers_sink_redis_create(pers_sink **out, const mf_config *cfg) {
     redis_sink *r = mf_xcalloc(1, sizeof(*r));
     pers_sink *s = mf_xcalloc(1, sizeof(*s));
     r->cfg = cfg;
@@ -543,18 +556,9 @@ mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg) {
         mf_counter("persister_latest_written_total", "", "latest keys moved forward");
     r->latest_dropped = mf_counter("persister_latest_dropped_total", "",
                                    "latest ticks dropped (conflation map full)");
-    s->name = "redis";
+    s->ops = &rs_ops;
     s->impl = r;
-    s->ensure = rs_ensure;
-    s->write = rs_write;
-    s->connected = rs_connected;
-    s->want_rebuild = rs_want_rebuild;
-    s->rebuild_done = rs_rebuild_done;
     s->rebuild_window_s = r->retention_s;
-    s->on_latest = rs_on_latest;
-    s->idle = rs_idle;
-    s->fill_status = rs_fill_status;
-    s->destroy = rs_destroy;
     *out = s;
     return MF_OK;
 }

@@ -1,4 +1,4 @@
-/* redis_sink.h: the Redis adapter of the sink port (the cache; key layout in docs/persister.md).
+/* sink_redis.h: the Redis adapter of the sink port (the cache; key layout in docs/persister.md).
  *
  * Each 1 s partial is merged by one Lua script (EVALSHA, reloaded on NOSCRIPT) that skips a
  * (producer, seq) already in the bucket's seen-set, merges with the rules of
@@ -6,8 +6,8 @@
  * sets the bucket's expiry, indexes and trims it. All scripts of a batch are pipelined.
  * Latest ticks are conflated in memory and written by a second script that only moves a
  * key forward in ts. After every (re)connection the adapter asks the core for a rebuild. */
-#ifndef PERS_REDIS_SINK_H
-#define PERS_REDIS_SINK_H
+#ifndef PERS_SINK_REDIS_H
+#define PERS_SINK_REDIS_H
 
 #include <stddef.h>
 
@@ -17,7 +17,7 @@
 /* Creates the adapter (no connection yet). `cfg` is borrowed and must outlive the sink
  * (connections read it, mf/redis_conn.h). Caller destroys with sink->destroy(sink->impl),
  * then free(). */
-mf_status pers_redis_sink_create(pers_sink **out, const mf_config *cfg);
+mf_status pers_sink_redis_create(pers_sink **out, const mf_config *cfg);
 
 /* The merge script and the latest script (Lua source), exposed for tests and docs. */
 extern const char *pers_redis_merge_lua;

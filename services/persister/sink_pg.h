@@ -1,12 +1,12 @@
-/* pg_sink.h: the PostgreSQL adapter of the sink port (table aggregated_prices).
+/* sink_pg.h: the PostgreSQL adapter of the sink port (table aggregated_prices).
  *
  * Each batch is one transaction: record the partials' (producer, seq) in applied_partials
  * (ON CONFLICT DO NOTHING RETURNING), merge only the partials recorded just now per minute in
  * C, and upsert those minute deltas with one INSERT ... ON CONFLICT DO UPDATE (via COPY into
  * session temp tables).
  * Sums are NUMERIC and exact; average_price = price_sum::float8 / tick_count. */
-#ifndef PERS_PG_SINK_H
-#define PERS_PG_SINK_H
+#ifndef PERS_SINK_PG_H
+#define PERS_SINK_PG_H
 
 #include <stddef.h>
 
@@ -16,7 +16,7 @@
 /* Creates the adapter (no connection yet: the first ensure() connects and migrates).
  * `cfg` is borrowed and must outlive the sink (connections read it, mf/pg_conn.h);
  * `migrations_dir` is copied. Caller destroys with sink->destroy(sink->impl), then free(). */
-mf_status pers_pg_sink_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir);
+mf_status pers_sink_pg_create(pers_sink **out, const mf_config *cfg, const char *migrations_dir);
 
 /* COPY text rows (tab-separated, newline-terminated) into buf[size]; each returns the length,
  * or -1 when it did not fit. Exposed for tests.
