@@ -11,7 +11,7 @@
 
 #include "batch.h"
 #include "core.h"
-#include "redis_sink.h"
+#include "sink_redis.h"
 
 static const char *ROLLUP =
     "{\"exchange\":\"exchange1\",\"symbol\":\"BTCUSDT\",\"window\":\"1s\",\"start\":1000,"

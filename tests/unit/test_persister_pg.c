@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "migrate.h"
-#include "pg_sink.h"
+#include "sink_pg.h"
 
 static void test_escape(void **state) {
     char buf[64];
