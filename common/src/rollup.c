@@ -1,4 +1,4 @@
-/* rollup.c: window partials, the merge rules of DESIGN section 4, rollup JSON. */
+/* rollup.c: window partials: their key, their merge (stats.c holds the rules), rollup JSON. */
 #include "mf/rollup.h"
 
 #include <jansson.h>
@@ -45,54 +45,11 @@ void mf_rollup_init(mf_rollup *r,
     snprintf(r->symbol, sizeof(r->symbol), "%s", symbol);
     r->window = w;
     r->start = start;
-    r->open_id = -1;
-    r->close_id = -1;
-    mf_xsum_init(&r->sum);
-    mf_xsum_init(&r->volume);
-    mf_xsum_init(&r->notional);
-}
-
-/* The statistics of a single tick, as a rollup: add is then merge, one rule set. */
-static void take_extremes(mf_rollup *a, const mf_rollup *b) {
-    if (b->min < a->min || (b->min == a->min && b->min_ts < a->min_ts)) {
-        a->min = b->min;
-        a->min_ts = b->min_ts;
-    }
-    if (b->max > a->max || (b->max == a->max && b->max_ts < a->max_ts)) {
-        a->max = b->max;
-        a->max_ts = b->max_ts;
-    }
-    if (mf_tick_order(b->open_ts, b->open_id, b->open, a->open_ts, a->open_id, a->open) < 0) {
-        a->open = b->open;
-        a->open_ts = b->open_ts;
-        a->open_id = b->open_id;
-    }
-    if (mf_tick_order(b->close_ts, b->close_id, b->close, a->close_ts, a->close_id, a->close) > 0) {
-        a->close = b->close;
-        a->close_ts = b->close_ts;
-        a->close_id = b->close_id;
-    }
+    mf_stats_init(&r->st);
 }
 
 void mf_rollup_add(mf_rollup *r, const mf_tick *t) {
-    int64_t id = t->has_id ? t->id : -1;
-    if (r->count == 0) {
-        r->min = r->max = r->open = r->close = t->price;
-        r->min_ts = r->max_ts = r->open_ts = r->close_ts = t->ts;
-        r->open_id = r->close_id = id;
-    } else {
-        mf_rollup one;
-        one.min = one.max = one.open = one.close = t->price;
-        one.min_ts = one.max_ts = one.open_ts = one.close_ts = t->ts;
-        one.open_id = one.close_id = id;
-        take_extremes(r, &one);
-    }
-    r->count++;
-    mf_xsum_add(&r->sum, t->price);
-    if (t->has_qty) {
-        mf_xsum_add(&r->volume, t->qty);
-        mf_xsum_add(&r->notional, t->price * t->qty);
-    }
+    mf_stats_add(&r->st, t);
 }
 
 static int same_key(const mf_rollup *a, const mf_rollup *b) {
@@ -101,42 +58,21 @@ static int same_key(const mf_rollup *a, const mf_rollup *b) {
 }
 
 mf_status mf_rollup_merge(mf_rollup *a, const mf_rollup *b) {
-    if (b->count == 0) return MF_OK;
-    if (a->count == 0) {
-        char producer[sizeof(a->producer)];
-        uint64_t seq = a->seq;
-        memcpy(producer, a->producer, sizeof(producer));
-        *a = *b;
-        memcpy(a->producer, producer, sizeof(producer));
-        a->seq = seq;
-        return MF_OK;
+    if (b->st.count == 0) return MF_OK;
+    if (a->st.count == 0) { /* a takes b's key */
+        memcpy(a->exchange, b->exchange, sizeof(a->exchange));
+        memcpy(a->symbol, b->symbol, sizeof(a->symbol));
+        a->window = b->window;
+        a->start = b->start;
+    } else if (!same_key(a, b)) {
+        return MF_ERR_INVALID_ARG;
     }
-    if (!same_key(a, b)) return MF_ERR_INVALID_ARG;
-    take_extremes(a, b);
-    a->count += b->count;
-    mf_xsum_merge(&a->sum, &b->sum);
-    mf_xsum_merge(&a->volume, &b->volume);
-    mf_xsum_merge(&a->notional, &b->notional);
+    mf_stats_merge(&a->st, &b->st);
     return MF_OK;
 }
 
 int mf_rollup_same(const mf_rollup *a, const mf_rollup *b) {
-    if (!same_key(a, b) || a->count != b->count) return 0;
-    if (a->count == 0) return 1;
-    return a->min == b->min && a->min_ts == b->min_ts && a->max == b->max &&
-           a->max_ts == b->max_ts && a->open == b->open && a->open_ts == b->open_ts &&
-           a->open_id == b->open_id && a->close == b->close && a->close_ts == b->close_ts &&
-           a->close_id == b->close_id && mf_xsum_equal(&a->sum, &b->sum) &&
-           mf_xsum_equal(&a->volume, &b->volume) && mf_xsum_equal(&a->notional, &b->notional);
-}
-
-double mf_rollup_average(const mf_rollup *r) {
-    return r->count > 0 ? mf_xsum_value(&r->sum) / (double)r->count : NAN;
-}
-
-double mf_rollup_vwap(const mf_rollup *r) {
-    double v = mf_xsum_value(&r->volume);
-    return v > 0 ? mf_xsum_value(&r->notional) / v : NAN;
+    return same_key(a, b) && mf_stats_equal(&a->st, &b->st);
 }
 
 json_t *mf_rollup_to_jsonobj(const mf_rollup *r) {
@@ -145,25 +81,25 @@ json_t *mf_rollup_to_jsonobj(const mf_rollup *r) {
     json_object_set_new(o, "symbol", json_string(r->symbol));
     json_object_set_new(o, "window", json_string(mf_window_name(r->window)));
     json_object_set_new(o, "start", json_integer(r->start));
-    json_object_set_new(o, "count", json_integer(r->count));
-    json_object_set_new(o, "sum", json_real(mf_xsum_value(&r->sum)));
-    json_object_set_new(o, "sum_x", mf_xsum_to_json(&r->sum));
-    if (r->count > 0) {
-        json_object_set_new(o, "min", json_real(r->min));
-        json_object_set_new(o, "min_ts", json_integer(r->min_ts));
-        json_object_set_new(o, "max", json_real(r->max));
-        json_object_set_new(o, "max_ts", json_integer(r->max_ts));
-        json_object_set_new(o, "open", json_real(r->open));
-        json_object_set_new(o, "open_ts", json_integer(r->open_ts));
-        json_object_set_new(o, "close", json_real(r->close));
-        json_object_set_new(o, "close_ts", json_integer(r->close_ts));
-        if (r->open_id >= 0) json_object_set_new(o, "open_id", json_integer(r->open_id));
-        if (r->close_id >= 0) json_object_set_new(o, "close_id", json_integer(r->close_id));
+    json_object_set_new(o, "count", json_integer(r->st.count));
+    json_object_set_new(o, "sum", json_real(mf_xsum_value(&r->st.sum)));
+    json_object_set_new(o, "sum_x", mf_xsum_to_json(&r->st.sum));
+    if (r->st.count > 0) {
+        json_object_set_new(o, "min", json_real(r->st.min));
+        json_object_set_new(o, "min_ts", json_integer(r->st.min_ts));
+        json_object_set_new(o, "max", json_real(r->st.max));
+        json_object_set_new(o, "max_ts", json_integer(r->st.max_ts));
+        json_object_set_new(o, "open", json_real(r->st.open));
+        json_object_set_new(o, "open_ts", json_integer(r->st.open_ts));
+        json_object_set_new(o, "close", json_real(r->st.close));
+        json_object_set_new(o, "close_ts", json_integer(r->st.close_ts));
+        if (r->st.open_id >= 0) json_object_set_new(o, "open_id", json_integer(r->st.open_id));
+        if (r->st.close_id >= 0) json_object_set_new(o, "close_id", json_integer(r->st.close_id));
     }
-    json_object_set_new(o, "volume", json_real(mf_xsum_value(&r->volume)));
-    json_object_set_new(o, "volume_x", mf_xsum_to_json(&r->volume));
-    json_object_set_new(o, "notional", json_real(mf_xsum_value(&r->notional)));
-    json_object_set_new(o, "notional_x", mf_xsum_to_json(&r->notional));
+    json_object_set_new(o, "volume", json_real(mf_xsum_value(&r->st.volume)));
+    json_object_set_new(o, "volume_x", mf_xsum_to_json(&r->st.volume));
+    json_object_set_new(o, "notional", json_real(mf_xsum_value(&r->st.notional)));
+    json_object_set_new(o, "notional_x", mf_xsum_to_json(&r->st.notional));
     json_object_set_new(o, "producer", json_string(r->producer));
     json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
     return o;
@@ -213,11 +149,11 @@ static int get_name(const json_t *o, const char *k, char *dst) {
 
 static int get_stats(const json_t *o, mf_rollup *r) {
     int bad = 0;
-    bad |= get_dbl(o, "min", &r->min) | get_i64(o, "min_ts", &r->min_ts, 1);
-    bad |= get_dbl(o, "max", &r->max) | get_i64(o, "max_ts", &r->max_ts, 1);
-    bad |= get_dbl(o, "open", &r->open) | get_i64(o, "open_ts", &r->open_ts, 1);
-    bad |= get_dbl(o, "close", &r->close) | get_i64(o, "close_ts", &r->close_ts, 1);
-    bad |= get_i64(o, "open_id", &r->open_id, 0) | get_i64(o, "close_id", &r->close_id, 0);
+    bad |= get_dbl(o, "min", &r->st.min) | get_i64(o, "min_ts", &r->st.min_ts, 1);
+    bad |= get_dbl(o, "max", &r->st.max) | get_i64(o, "max_ts", &r->st.max_ts, 1);
+    bad |= get_dbl(o, "open", &r->st.open) | get_i64(o, "open_ts", &r->st.open_ts, 1);
+    bad |= get_dbl(o, "close", &r->st.close) | get_i64(o, "close_ts", &r->st.close_ts, 1);
+    bad |= get_i64(o, "open_id", &r->st.open_id, 0) | get_i64(o, "close_id", &r->st.close_id, 0);
     return bad ? -1 : 0;
 }
 
@@ -231,11 +167,12 @@ mf_status mf_rollup_from_jsonobj(const json_t *o, mf_rollup *r) {
         win == NULL || mf_window_parse(win, &w) || get_i64(o, "start", &start, 1))
         return MF_ERR_PARSE;
     mf_rollup_init(r, ex, sym, w, start);
-    if (get_i64(o, "count", &r->count, 1) || r->count < 0) return MF_ERR_PARSE;
-    if (get_xsum(o, "sum", "sum_x", &r->sum) || get_xsum(o, "volume", "volume_x", &r->volume) ||
-        get_xsum(o, "notional", "notional_x", &r->notional))
+    if (get_i64(o, "count", &r->st.count, 1) || r->st.count < 0) return MF_ERR_PARSE;
+    if (get_xsum(o, "sum", "sum_x", &r->st.sum) ||
+        get_xsum(o, "volume", "volume_x", &r->st.volume) ||
+        get_xsum(o, "notional", "notional_x", &r->st.notional))
         return MF_ERR_PARSE;
-    if (r->count > 0 && get_stats(o, r) != 0) return MF_ERR_PARSE;
+    if (r->st.count > 0 && get_stats(o, r) != 0) return MF_ERR_PARSE;
     producer = json_string_value(json_object_get(o, "producer"));
     snprintf(r->producer, sizeof(r->producer), "%s", producer ? producer : "");
     if (get_i64(o, "seq", &seq, 0) != 0) return MF_ERR_PARSE;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mf/util.h"
+
 void mf_xsum_init(mf_xsum *s) {
     s->n = 0;
 }
@@ -109,6 +111,64 @@ mf_status mf_xsum_from_json(const json_t *j, mf_xsum *s) {
         mf_xsum_add(s, x);
     }
     return MF_OK;
+}
+
+/* ---- compact form --------------------------------------------------------------------- */
+
+void mf_xsum_small_init(mf_xsum_small *s) {
+    s->n = 0;
+}
+
+void mf_xsum_small_cleanup(mf_xsum_small *s) {
+    if (s->n < 0) free(s->u.big);
+    s->n = 0;
+}
+
+void mf_xsum_small_get(const mf_xsum_small *s, mf_xsum *out) {
+    const double *p = s->n < 0 ? s->u.big->p : s->u.p;
+    out->n = s->n < 0 ? s->u.big->n : s->n;
+    memcpy(out->p, p, sizeof(double) * (size_t)out->n);
+}
+
+/* Stores `t` into a sum that holds no spill: inline when it fits, else on the heap. */
+static void small_set(mf_xsum_small *s, const mf_xsum *t) {
+    if (t->n <= MF_XSUM_SMALL_INLINE) {
+        s->n = t->n;
+        memcpy(s->u.p, t->p, sizeof(double) * (size_t)t->n);
+        return;
+    }
+    s->u.big = mf_xmalloc(sizeof(mf_xsum));
+    *s->u.big = *t;
+    s->n = -1;
+}
+
+void mf_xsum_small_add(mf_xsum_small *s, double x) {
+    mf_xsum t;
+    if (s->n < 0) {
+        mf_xsum_add(s->u.big, x);
+        return;
+    }
+    mf_xsum_small_get(s, &t);
+    mf_xsum_add(&t, x);
+    small_set(s, &t);
+}
+
+void mf_xsum_small_merge(mf_xsum_small *a, const mf_xsum_small *b) {
+    mf_xsum bs, t;
+    mf_xsum_small_get(b, &bs);
+    if (a->n < 0) {
+        mf_xsum_merge(a->u.big, &bs);
+        return;
+    }
+    mf_xsum_small_get(a, &t);
+    mf_xsum_merge(&t, &bs);
+    small_set(a, &t);
+}
+
+void mf_xsum_small_copy(mf_xsum_small *dst, const mf_xsum_small *src) {
+    mf_xsum t;
+    mf_xsum_small_get(src, &t);
+    small_set(dst, &t);
 }
 
 /* ---- exact decimal output ------------------------------------------------------------- */

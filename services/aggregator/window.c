@@ -6,10 +6,10 @@
  * one 1 min bucket, so a linear walk is cheapest). Buckets of the same (window, start) share a
  * slot, and slots are what flushing scans: there are only a handful open at once.
  *
- * Buckets are compact (agg_stats, agg_acks): the 1.1 KB mf_rollup (three 40-part sums) is built
- * only when a partial is serialised, so 30,000 keys with their 1 s and 1 min buckets open take a
- * few MB. A 1 s bucket is merged into its 1 min bucket as compact statistics, with the merge
- * rules of rollup.c and the same sequence of mf_xsum_add calls (same parts, same result). */
+ * Buckets are compact (mf_stats_small, agg_acks): the 1.1 KB mf_rollup (three 40-part sums) is
+ * built only when a partial is serialised, so 30,000 keys with their 1 s and 1 min buckets open
+ * take a few MB. A 1 s bucket is merged into its 1 min bucket as compact statistics
+ * (mf_stats_small_merge: the rules of stats.h, the same sum parts as the full form). */
 #include "window.h"
 
 #include <stdlib.h>
@@ -27,7 +27,7 @@ typedef struct agg_bucket {
     mf_window win;
     int correction;
     agg_acks acks;
-    agg_stats st;
+    mf_stats_small st;
 } agg_bucket;
 
 /* latest.exchange and latest.symbol are the key (set at creation, kept by every update). */
@@ -67,165 +67,18 @@ struct agg_windows {
 
 #define NEVER (INT64_MIN / 4)
 
-/* ---- compact sums and statistics ------------------------------------------------------- */
-
-static void csum_get(const agg_csum *c, mf_xsum *out) {
-    if (c->n < 0) {
-        out->n = c->u.big->n;
-        memcpy(out->p, c->u.big->p, sizeof(double) * (size_t)out->n);
-        return;
-    }
-    out->n = c->n;
-    memcpy(out->p, c->u.p, sizeof(double) * (size_t)c->n);
-}
-
-/* Stores t into a csum that is not spilled: inline when it fits, else on the heap. */
-static void csum_set(agg_csum *c, const mf_xsum *t) {
-    if (t->n <= AGG_CSUM_INLINE) {
-        c->n = t->n;
-        memcpy(c->u.p, t->p, sizeof(double) * (size_t)t->n);
-        return;
-    }
-    c->u.big = mf_xmalloc(sizeof(mf_xsum));
-    c->u.big->n = t->n;
-    memcpy(c->u.big->p, t->p, sizeof(double) * (size_t)t->n);
-    c->n = -1;
-}
-
-static void csum_add(agg_csum *c, double x) {
-    mf_xsum t;
-    if (c->n < 0) {
-        mf_xsum_add(c->u.big, x);
-        return;
-    }
-    csum_get(c, &t);
-    mf_xsum_add(&t, x);
-    csum_set(c, &t);
-}
-
-/* a += b, part by part in b's order: what mf_xsum_merge does. */
-static void csum_merge(agg_csum *a, const agg_csum *b) {
-    mf_xsum bs, t;
-    csum_get(b, &bs);
-    if (a->n < 0) {
-        for (int i = 0; i < bs.n; i++) mf_xsum_add(a->u.big, bs.p[i]);
-        return;
-    }
-    csum_get(a, &t);
-    for (int i = 0; i < bs.n; i++) mf_xsum_add(&t, bs.p[i]);
-    csum_set(a, &t);
-}
-
-static void csum_copy(agg_csum *dst, const agg_csum *src) {
-    mf_xsum t;
-    csum_get(src, &t);
-    csum_set(dst, &t);
-}
-
-static void csum_free(agg_csum *c) {
-    if (c->n < 0) free(c->u.big);
-    c->n = 0;
-}
-
-static void stats_init(agg_stats *st) {
-    memset(st, 0, sizeof(*st));
-    st->open_id = st->close_id = -1;
-}
-
-static void stats_free(agg_stats *st) {
-    csum_free(&st->sum);
-    csum_free(&st->volume);
-    csum_free(&st->notional);
-}
-
-/* rollup.c's take_extremes: min/max ties to the earlier ts; open/close by mf_tick_order. */
-static void take_extremes(agg_stats *a, const agg_stats *b) {
-    if (b->min < a->min || (b->min == a->min && b->min_ts < a->min_ts)) {
-        a->min = b->min;
-        a->min_ts = b->min_ts;
-    }
-    if (b->max > a->max || (b->max == a->max && b->max_ts < a->max_ts)) {
-        a->max = b->max;
-        a->max_ts = b->max_ts;
-    }
-    if (mf_tick_order(b->open_ts, b->open_id, b->open, a->open_ts, a->open_id, a->open) < 0) {
-        a->open = b->open;
-        a->open_ts = b->open_ts;
-        a->open_id = b->open_id;
-    }
-    if (mf_tick_order(b->close_ts, b->close_id, b->close, a->close_ts, a->close_id, a->close) > 0) {
-        a->close = b->close;
-        a->close_ts = b->close_ts;
-        a->close_id = b->close_id;
-    }
-}
-
-/* mf_rollup_add. */
-static void stats_add(agg_stats *st, const mf_tick *t) {
-    agg_stats one;
-    one.min = one.max = one.open = one.close = t->price;
-    one.min_ts = one.max_ts = one.open_ts = one.close_ts = t->ts;
-    one.open_id = one.close_id = t->has_id ? t->id : -1;
-    if (st->count == 0) {
-        st->min = st->max = st->open = st->close = one.min;
-        st->min_ts = st->max_ts = st->open_ts = st->close_ts = one.min_ts;
-        st->open_id = st->close_id = one.open_id;
-    } else {
-        take_extremes(st, &one);
-    }
-    st->count++;
-    csum_add(&st->sum, t->price);
-    if (t->has_qty) {
-        csum_add(&st->volume, t->qty);
-        csum_add(&st->notional, t->price * t->qty);
-    }
-}
-
-/* mf_rollup_merge (keys are equal by construction). */
-static void stats_merge(agg_stats *a, const agg_stats *b) {
-    if (b->count == 0) return;
-    if (a->count == 0) {
-        stats_free(a);
-        *a = *b;
-        csum_copy(&a->sum, &b->sum);
-        csum_copy(&a->volume, &b->volume);
-        csum_copy(&a->notional, &b->notional);
-        return;
-    }
-    take_extremes(a, b);
-    a->count += b->count;
-    csum_merge(&a->sum, &b->sum);
-    csum_merge(&a->volume, &b->volume);
-    csum_merge(&a->notional, &b->notional);
-}
-
 /* ---- partials -------------------------------------------------------------------------- */
 
 void agg_partial_free(agg_partial *p) {
     if (p == NULL) return;
-    stats_free(&p->st);
+    mf_stats_small_cleanup(&p->st);
     agg_acks_free(&p->acks);
     free(p);
 }
 
 void agg_partial_rollup(const agg_partial *p, mf_rollup *r) {
-    const agg_stats *st = &p->st;
     mf_rollup_init(r, p->exchange, p->symbol, p->window, p->start);
-    if (st->count == 0) return;
-    r->count = st->count;
-    r->min = st->min;
-    r->min_ts = st->min_ts;
-    r->max = st->max;
-    r->max_ts = st->max_ts;
-    r->open = st->open;
-    r->open_ts = st->open_ts;
-    r->open_id = st->open_id;
-    r->close = st->close;
-    r->close_ts = st->close_ts;
-    r->close_id = st->close_id;
-    csum_get(&st->sum, &r->sum);
-    csum_get(&st->volume, &r->volume);
-    csum_get(&st->notional, &r->notional);
+    mf_stats_small_get(&p->st, &r->st);
 }
 
 const char *agg_partial_ack_next(const agg_partial *p, size_t *pos, char *buf) {
@@ -233,7 +86,7 @@ const char *agg_partial_ack_next(const agg_partial *p, size_t *pos, char *buf) {
 }
 
 static void bucket_free(agg_bucket *b) {
-    stats_free(&b->st);
+    mf_stats_small_cleanup(&b->st);
     agg_acks_free(&b->acks);
     free(b);
 }
@@ -375,7 +228,7 @@ bucket_open(agg_windows *w, agg_key *k, mf_window win, int64_t start, int64_t no
     agg_bucket *b = mf_xcalloc(1, sizeof(*b));
     b->start = start;
     b->win = win;
-    stats_init(&b->st);
+    mf_stats_small_init(&b->st);
     b->correction = now_ms >= s->deadline;
     b->key = k;
     b->key_next = k->buckets;
@@ -433,7 +286,7 @@ agg_add_result agg_windows_add(agg_windows *w, const mf_tick *t, const char *ack
     start = mf_window_start(t->ts, MF_WIN_1S);
     b = bucket_find(k, MF_WIN_1S, start);
     if (b == NULL) b = bucket_open(w, k, MF_WIN_1S, start, now_ms);
-    stats_add(&b->st, t);
+    mf_stats_small_add(&b->st, t);
     if (ack != NULL && ack[0] != '\0') {
         agg_acks_add(&b->acks, w->heads, ack);
         w->pending_ticks++;
@@ -463,7 +316,7 @@ static void merge_into_minute(agg_windows *w, const agg_bucket *b, int64_t now_m
     int64_t mstart = mf_window_start(b->start, MF_WIN_1M);
     agg_bucket *m = bucket_find(b->key, MF_WIN_1M, mstart);
     if (m == NULL) m = bucket_open(w, b->key, MF_WIN_1M, mstart, now_ms);
-    stats_merge(&m->st, &b->st);
+    mf_stats_small_merge(&m->st, &b->st);
 }
 
 /* Turns an unlinked bucket into its partial (stats and acks move) and frees the bucket. */

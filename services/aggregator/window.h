@@ -1,4 +1,4 @@
-/* window.h: the event-time windows of one aggregator worker (DESIGN section 5).
+/* window.h: the event-time windows of one aggregator worker (docs/design.md section 5).
  *
  * An agg_windows holds, for the keys (exchange, symbol) one worker owns, the open 1 s and 1 min
  * buckets, the newest tick per key (for the conflated latest) and, per 1 s bucket, the JetStream
@@ -16,9 +16,9 @@
  *
  * Partials are emitted through a callback that takes ownership (agg_partial_free).
  *
- * Memory: buckets hold compact statistics (agg_stats) and compact ack subjects (acks.h), about
- * 250 B per bucket plus ~20 B per tick awaiting its ack; the full mf_rollup is only built when a
- * partial is serialised. */
+ * Memory: buckets hold compact statistics (mf_stats_small) and compact ack subjects (acks.h),
+ * about 250 B per bucket plus ~20 B per tick awaiting its ack; the full mf_rollup is only built
+ * when a partial is serialised. */
 #ifndef AGG_WINDOW_H
 #define AGG_WINDOW_H
 
@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "mf/rollup.h"
+#include "mf/stats.h"
 #include "mf/status.h"
 #include "mf/tick.h"
 #include "acks.h"
@@ -46,28 +47,6 @@ typedef enum agg_add_result {
     AGG_ADD_REJECT_AHEAD, /* ts > now + max_skew */
 } agg_add_result;
 
-/* An exact sum held compactly: up to AGG_CSUM_INLINE parts inline (price sums need 2-3), the
- * rest spilled to a heap mf_xsum. Adds go through mf_xsum_add, so the parts are the very ones
- * an mf_xsum fed the same values in the same order would hold. */
-#define AGG_CSUM_INLINE 3
-typedef struct agg_csum {
-    int32_t n; /* parts inline (0..AGG_CSUM_INLINE); -1: spilled to u.big */
-    union {
-        double p[AGG_CSUM_INLINE];
-        mf_xsum *big;
-    } u;
-} agg_csum;
-
-/* The statistics of an mf_rollup without its key, with compact sums (~180 B instead of ~1.1 KB):
- * what an open bucket and a partial waiting for its PubAck hold. Same rules as rollup.c. */
-typedef struct agg_stats {
-    int64_t count;
-    double min, max, open, close;
-    int64_t min_ts, max_ts, open_ts, close_ts;
-    int64_t open_id, close_id; /* -1 when the tick had no id */
-    agg_csum sum, volume, notional;
-} agg_stats;
-
 /* A flushed partial. `acks` holds the ack subjects of the ticks it covers (1 s partials of
  * JetStream ticks only), encoded against `heads` (read them with agg_partial_ack_next).
  * agg_partial_rollup gives the mf_rollup; producer and seq are the publisher's to set. */
@@ -77,7 +56,7 @@ typedef struct agg_partial {
     mf_window window;
     int correction; /* 1 when opened after its bucket was due */
     int64_t start;
-    agg_stats st;
+    mf_stats_small st;
     agg_acks acks;
     const agg_ackheads *heads; /* owned by the agg_windows: outlives its partials' acks use */
 } agg_partial;

@@ -1,4 +1,5 @@
-/* agg.c: exact cross-exchange merging of price statistics. */
+/* agg.c: exact cross-exchange merging of price statistics (the rules of stats.h, exchange labels
+ * for the extremes). */
 #include "agg.h"
 
 #include <errno.h>
@@ -10,7 +11,7 @@
 
 void api_agg_init(api_agg *a) {
     memset(a, 0, sizeof(*a));
-    mf_xsum_init(&a->sum);
+    mf_stats_init(&a->st);
 }
 
 static int tie_later(const api_extreme *a, const api_extreme *b) {
@@ -28,10 +29,36 @@ int api_extreme_higher(const api_extreme *a, const api_extreme *b) {
     return tie_later(a, b);
 }
 
-static void take_extremes(api_agg *a, const api_extreme *mn, const api_extreme *mx, int64_t count) {
-    if (a->count == 0 || api_extreme_lower(mn, &a->min)) a->min = *mn;
-    if (a->count == 0 || api_extreme_higher(mx, &a->max)) a->max = *mx;
-    a->count += count;
+static api_extreme extreme(double price, int64_t ts, const char *exchange) {
+    api_extreme x = {.price = price, .ts = ts};
+    mf_strlcpy(x.exchange, exchange, sizeof(x.exchange));
+    return x;
+}
+
+api_extreme api_agg_min(const api_agg *a) {
+    return extreme(a->st.min, a->st.min_ts, a->min_exchange);
+}
+
+api_extreme api_agg_max(const api_agg *a) {
+    return extreme(a->st.max, a->st.max_ts, a->max_exchange);
+}
+
+/* Merges statistics whose min was seen on min_ex and max on max_ex: the labels follow the
+ * cross-exchange rule, the values the common merge (they agree: see agg.h). */
+static void merge_labelled(api_agg *a, const mf_stats *b, const char *min_ex, const char *max_ex) {
+    api_extreme bmin = extreme(b->min, b->min_ts, min_ex);
+    api_extreme bmax = extreme(b->max, b->max_ts, max_ex);
+    api_extreme amin = api_agg_min(a), amax = api_agg_max(a);
+    if (b->count <= 0) return;
+    if (a->st.count == 0 || api_extreme_lower(&bmin, &amin))
+        mf_strlcpy(a->min_exchange, min_ex, sizeof(a->min_exchange));
+    if (a->st.count == 0 || api_extreme_higher(&bmax, &amax))
+        mf_strlcpy(a->max_exchange, max_ex, sizeof(a->max_exchange));
+    mf_stats_merge(&a->st, b);
+}
+
+void api_agg_add_stats(api_agg *a, const char *exchange, const mf_stats *st) {
+    merge_labelled(a, st, exchange, exchange);
 }
 
 void api_agg_add(api_agg *a,
@@ -42,17 +69,16 @@ void api_agg_add(api_agg *a,
                  int64_t min_ts,
                  double max,
                  int64_t max_ts) {
-    api_extreme mn, mx;
+    mf_stats b;
     if (count <= 0) return;
-    memset(&mn, 0, sizeof(mn));
-    mn.price = min;
-    mn.ts = min_ts;
-    mf_strlcpy(mn.exchange, exchange, sizeof(mn.exchange));
-    mx = mn;
-    mx.price = max;
-    mx.ts = max_ts;
-    mf_xsum_merge(&a->sum, sum);
-    take_extremes(a, &mn, &mx, count);
+    mf_stats_init(&b);
+    b.count = count;
+    b.sum = *sum;
+    b.min = min;
+    b.min_ts = min_ts;
+    b.max = max;
+    b.max_ts = max_ts;
+    api_agg_add_stats(a, exchange, &b);
 }
 
 void api_agg_merge(api_agg *a, const api_agg *b) {
@@ -60,19 +86,17 @@ void api_agg_merge(api_agg *a, const api_agg *b) {
         a->sum_final = 1;
         a->sum_value = b->sum_value;
     }
-    if (b->count <= 0) return;
-    mf_xsum_merge(&a->sum, &b->sum);
-    take_extremes(a, &b->min, &b->max, b->count);
+    merge_labelled(a, &b->st, b->min_exchange, b->max_exchange);
 }
 
 void api_agg_add_rollup(api_agg *a, const mf_rollup *r) {
-    api_agg_add(a, r->exchange, r->count, &r->sum, r->min, r->min_ts, r->max, r->max_ts);
+    api_agg_add_stats(a, r->exchange, &r->st);
 }
 
 double api_agg_average(const api_agg *a) {
-    if (a->count <= 0) return NAN;
-    if (a->sum_final) return a->sum_value / (double)a->count;
-    return mf_xsum_value(&a->sum) / (double)a->count;
+    if (a->st.count <= 0) return NAN;
+    if (a->sum_final) return a->sum_value / (double)a->st.count;
+    return mf_xsum_value(&a->st.sum) / (double)a->st.count;
 }
 
 int api_xsum_parse(const char *s, mf_xsum *out) {

@@ -1,16 +1,22 @@
 /* agg.h: price statistics over a period, merged across buckets and exchanges.
  *
- * The exact-merge rules of rollup.h extended across exchanges: count adds, the sum of
- * prices adds exactly (mf_xsum), min keeps the lower price with ties to the earlier ts and
- * then to the smaller exchange name (strcmp), max likewise with the higher price. Hence the
- * result does not depend on the order buckets arrive in, and equals what one pass over the
- * raw ticks with the same tie rules gives. Plain data, pure code. */
+ * An api_agg is the common statistics (mf_stats: count, exact sums, min/max/open/close with
+ * their timestamps) of every bucket read for an answer, merged with the rules of stats.h, plus
+ * the exchange each extreme comes from. Across exchanges the rules gain one tie: between equal
+ * prices at the same ts, min and max go to the smaller exchange name (strcmp). The values never
+ * depend on that tie (the tied candidates have the same price and ts), only the label does. Hence
+ * the result does not depend on the order buckets arrive in, and equals what one pass over the
+ * raw ticks with the same tie rules gives. Plain data, pure code.
+ *
+ * The stores read what the answers need (count, sum, min, max: api_agg_add); whole statistics,
+ * open, close, volume and notional included, merge through api_agg_add_stats. */
 #ifndef API_AGG_H
 #define API_AGG_H
 
 #include <stdint.h>
 
 #include "mf/rollup.h"
+#include "mf/stats.h"
 #include "mf/tick.h"
 #include "mf/xsum.h"
 
@@ -21,16 +27,17 @@ typedef struct api_extreme {
 } api_extreme;
 
 typedef struct api_agg {
-    int64_t count;
-    mf_xsum sum;
-    api_extreme min; /* valid when count > 0 */
-    api_extreme max;
+    mf_stats st;
+    char min_exchange[MF_NAME_MAX + 1]; /* where st.min was seen; valid when st.count > 0 */
+    char max_exchange[MF_NAME_MAX + 1];
     int sum_final;    /* 1 when sum_value holds the correctly rounded total (database sum) */
-    double sum_value; /* used instead of value(sum) when sum_final */
+    double sum_value; /* used instead of value(st.sum) when sum_final */
 } api_agg;
 
 void api_agg_init(api_agg *a);
-/* Adds one bucket's statistics. Ignored when count <= 0. */
+/* Merges the statistics of one exchange's bucket(s). Ignored when st->count <= 0. */
+void api_agg_add_stats(api_agg *a, const char *exchange, const mf_stats *st);
+/* Adds one bucket read as count, sum, min and max (the rest of its statistics unknown: zero). */
 void api_agg_add(api_agg *a,
                  const char *exchange,
                  int64_t count,
@@ -45,6 +52,9 @@ void api_agg_merge(api_agg *a, const api_agg *b);
 void api_agg_add_rollup(api_agg *a, const mf_rollup *r);
 /* value(sum)/count: the correctly rounded exact sum divided as doubles. NAN when empty. */
 double api_agg_average(const api_agg *a);
+/* The extremes with their exchanges (meaningful when a->st.count > 0). */
+api_extreme api_agg_min(const api_agg *a);
+api_extreme api_agg_max(const api_agg *a);
 
 /* Parses the exact-sum field of a Redis bucket: parts joined by "," ("" = zero), each
  * read with strtod, added with mf_xsum_add. -1 on garbage. */

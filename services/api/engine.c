@@ -143,7 +143,7 @@ read_parts(api_engine *e, const api_plan *p, const api_query *base, api_plan_in 
     if (p->pg_from < p->pg_to) {
         q.from = p->pg_from;
         q.to = p->pg_to;
-        if (e->pg == NULL || e->pg->range(e->pg, &q, &rpart.sum, &ppart) != MF_OK) {
+        if (e->pg == NULL || e->pg->range(e->pg, &q, &rpart.st.sum, &ppart) != MF_OK) {
             in->pg_up = 0;
             return -1;
         }
@@ -161,14 +161,14 @@ static json_t *stat_body(const api_route *rt,
                          const api_plan *p,
                          const api_agg *a) {
     json_t *o;
-    const api_extreme *x = rt->kind == API_R_HIGHEST ? &a->max : &a->min;
+    api_extreme x = rt->kind == API_R_HIGHEST ? api_agg_max(a) : api_agg_min(a);
     if (rt->kind == API_R_AVERAGE) {
         o = json_pack("{s:s, s:s, s:s, s:f, s:I}", "symbol", rt->symbol, "exchange",
                       exchange_label(rt, exs), "period", period, "price", api_agg_average(a),
-                      "count", (json_int_t)a->count);
+                      "count", (json_int_t)a->st.count);
     } else {
-        o = json_pack("{s:s, s:s, s:s, s:f, s:I}", "symbol", rt->symbol, "exchange", x->exchange,
-                      "period", period, "price", x->price, "timestamp", (json_int_t)x->ts);
+        o = json_pack("{s:s, s:s, s:s, s:f, s:I}", "symbol", rt->symbol, "exchange", x.exchange,
+                      "period", period, "price", x.price, "timestamp", (json_int_t)x.ts);
     }
     json_object_set_new(o, "from", json_integer(p->from));
     json_object_set_new(o, "to", json_integer(p->to));
@@ -195,7 +195,7 @@ static int answer_stat(api_engine *e,
         if (read_parts(e, &p, &q, &in, &a) == 0) break;
         if (attempt == 2) return fail(body, 503, "the stores failed while answering; retry");
     }
-    if (a.count == 0) {
+    if (a.st.count == 0) {
         snprintf(err, sizeof(err), "no data for %s on %s in the last %s (from %lld to %lld)",
                  rt->symbol, exchange_label(rt, exs), period ? period : API_PERIOD_DEFAULT,
                  (long long)p.from, (long long)p.to);

@@ -122,13 +122,13 @@ static void fill_range(PGresult *r, api_agg *out) {
     out->sum_final = 1;
     out->sum_value = strtod(PQgetvalue(r, 0, 1), NULL); /* glibc strtod: correctly rounded */
     if (count <= 0 || PQgetisnull(r, 0, 2) || PQgetisnull(r, 0, 5)) return;
-    out->count = count;
-    mf_strlcpy(out->min.exchange, PQgetvalue(r, 0, 2), sizeof(out->min.exchange));
-    out->min.price = strtod(PQgetvalue(r, 0, 3), NULL);
-    out->min.ts = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
-    mf_strlcpy(out->max.exchange, PQgetvalue(r, 0, 5), sizeof(out->max.exchange));
-    out->max.price = strtod(PQgetvalue(r, 0, 6), NULL);
-    out->max.ts = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+    out->st.count = count;
+    mf_strlcpy(out->min_exchange, PQgetvalue(r, 0, 2), sizeof(out->min_exchange));
+    out->st.min = strtod(PQgetvalue(r, 0, 3), NULL);
+    out->st.min_ts = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    mf_strlcpy(out->max_exchange, PQgetvalue(r, 0, 5), sizeof(out->max_exchange));
+    out->st.max = strtod(PQgetvalue(r, 0, 6), NULL);
+    out->st.max_ts = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
 }
 
 static mf_status pg_range(api_store *s, const api_query *q, const mf_xsum *plus, api_agg *out) {

@@ -16,7 +16,7 @@ pers_reject pers_parse(const char *buf, size_t len, mf_rollup *out) {
     if (buf == NULL || mf_rollup_from_json(buf, len, out) != MF_OK) return PERS_REJECT_JSON;
     if (out->window != MF_WIN_1S) return PERS_REJECT_WINDOW;
     if (out->producer[0] == '\0') return PERS_REJECT_PRODUCER;
-    if (out->count == 0) return PERS_REJECT_EMPTY;
+    if (out->st.count == 0) return PERS_REJECT_EMPTY;
     return PERS_OK;
 }
 

@@ -161,19 +161,20 @@ int pers_pg_minute_row(const mf_rollup *m, char *buf, size_t size) {
     char mn[32], mx[32], op[32], cl[32];
     int k;
     if (pers_pg_timestamp(mf_window_start(m->start, MF_WIN_1M), minute, sizeof(minute)) < 0 ||
-        mf_xsum_to_decimal(&m->sum, sum, sizeof(sum)) < 0 ||
-        mf_xsum_to_decimal(&m->volume, vol, sizeof(vol)) < 0 ||
-        mf_xsum_to_decimal(&m->notional, notional, sizeof(notional)) < 0)
+        mf_xsum_to_decimal(&m->st.sum, sum, sizeof(sum)) < 0 ||
+        mf_xsum_to_decimal(&m->st.volume, vol, sizeof(vol)) < 0 ||
+        mf_xsum_to_decimal(&m->st.notional, notional, sizeof(notional)) < 0)
         return -1;
-    snprintf(mn, sizeof(mn), "%.17g", m->min);
-    snprintf(mx, sizeof(mx), "%.17g", m->max);
-    snprintf(op, sizeof(op), "%.17g", m->open);
-    snprintf(cl, sizeof(cl), "%.17g", m->close);
+    snprintf(mn, sizeof(mn), "%.17g", m->st.min);
+    snprintf(mx, sizeof(mx), "%.17g", m->st.max);
+    snprintf(op, sizeof(op), "%.17g", m->st.open);
+    snprintf(cl, sizeof(cl), "%.17g", m->st.close);
     k = snprintf(buf, size,
                  "%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64 "\t%s\t%" PRId64
                  "\t%" PRId64 "\t%s\t%" PRId64 "\t%" PRId64 "\t%s\t%s\n",
-                 m->exchange, m->symbol, minute, m->count, sum, mn, m->min_ts, mx, m->max_ts, op,
-                 m->open_ts, m->open_id, cl, m->close_ts, m->close_id, vol, notional);
+                 m->exchange, m->symbol, minute, m->st.count, sum, mn, m->st.min_ts, mx,
+                 m->st.max_ts, op, m->st.open_ts, m->st.open_id, cl, m->st.close_ts, m->st.close_id,
+                 vol, notional);
     return (k < 0 || (size_t)k >= size) ? -1 : k;
 }
 

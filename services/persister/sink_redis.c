@@ -287,21 +287,21 @@ static int build_merge(const redis_sink *r,
     snprintf(m->expire_at, sizeof(m->expire_at), "%lld", st + 1000LL * (r->retention_s + 60));
     snprintf(m->start, sizeof(m->start), "%lld", st);
     snprintf(m->trim, sizeof(m->trim), "%lld", (long long)(now - 1000LL * r->retention_s));
-    snprintf(m->count, sizeof(m->count), "%lld", (long long)ro->count);
-    snprintf(m->min, sizeof(m->min), "%.17g", ro->min);
-    snprintf(m->min_ts, sizeof(m->min_ts), "%lld", (long long)ro->min_ts);
-    snprintf(m->max, sizeof(m->max), "%.17g", ro->max);
-    snprintf(m->max_ts, sizeof(m->max_ts), "%lld", (long long)ro->max_ts);
-    snprintf(m->open, sizeof(m->open), "%.17g", ro->open);
-    snprintf(m->open_ts, sizeof(m->open_ts), "%lld", (long long)ro->open_ts);
-    snprintf(m->open_id, sizeof(m->open_id), "%lld", (long long)ro->open_id);
-    snprintf(m->close, sizeof(m->close), "%.17g", ro->close);
-    snprintf(m->close_ts, sizeof(m->close_ts), "%lld", (long long)ro->close_ts);
-    snprintf(m->close_id, sizeof(m->close_id), "%lld", (long long)ro->close_id);
+    snprintf(m->count, sizeof(m->count), "%lld", (long long)ro->st.count);
+    snprintf(m->min, sizeof(m->min), "%.17g", ro->st.min);
+    snprintf(m->min_ts, sizeof(m->min_ts), "%lld", (long long)ro->st.min_ts);
+    snprintf(m->max, sizeof(m->max), "%.17g", ro->st.max);
+    snprintf(m->max_ts, sizeof(m->max_ts), "%lld", (long long)ro->st.max_ts);
+    snprintf(m->open, sizeof(m->open), "%.17g", ro->st.open);
+    snprintf(m->open_ts, sizeof(m->open_ts), "%lld", (long long)ro->st.open_ts);
+    snprintf(m->open_id, sizeof(m->open_id), "%lld", (long long)ro->st.open_id);
+    snprintf(m->close, sizeof(m->close), "%.17g", ro->st.close);
+    snprintf(m->close_ts, sizeof(m->close_ts), "%lld", (long long)ro->st.close_ts);
+    snprintf(m->close_id, sizeof(m->close_id), "%lld", (long long)ro->st.close_id);
     snprintf(m->idx_ttl, sizeof(m->idx_ttl), "%d", r->retention_s + 60);
-    if (pers_redis_xsum_str(&ro->sum, m->sum, sizeof(m->sum)) < 0 ||
-        pers_redis_xsum_str(&ro->volume, m->vol, sizeof(m->vol)) < 0 ||
-        pers_redis_xsum_str(&ro->notional, m->notional, sizeof(m->notional)) < 0)
+    if (pers_redis_xsum_str(&ro->st.sum, m->sum, sizeof(m->sum)) < 0 ||
+        pers_redis_xsum_str(&ro->st.volume, m->vol, sizeof(m->vol)) < 0 ||
+        pers_redis_xsum_str(&ro->st.notional, m->notional, sizeof(m->notional)) < 0)
         return -1;
     {
         const char *a[] = {
@@ -361,8 +361,8 @@ static unsigned char *key_flags(const mf_rollup *rs, size_t n) {
         flags[idx[i]] |= 1;
         for (; j < n && cmp_key(&idx[i], &idx[j], (void *)rs) == 0; j++) {
             const mf_rollup *a = &rs[idx[j]], *b = &rs[best];
-            if (mf_tick_order(a->close_ts, a->close_id, a->close, b->close_ts, b->close_id,
-                              b->close) > 0)
+            if (mf_tick_order(a->st.close_ts, a->st.close_id, a->st.close, b->st.close_ts,
+                              b->st.close_id, b->st.close) > 0)
                 best = idx[j];
         }
         flags[best] |= 2;

@@ -29,11 +29,11 @@ static mf_status f_ping(api_store *s) {
 static mf_status f_latest(api_store *s, const api_query *q, api_latest *out) {
     fake *f = s->impl;
     if (f->fail) return MF_ERR_DB;
-    if (f->data.count == 0) return MF_ERR_NOT_FOUND;
-    mf_strlcpy(out->exchange, f->data.max.exchange, sizeof(out->exchange));
+    if (f->data.st.count == 0) return MF_ERR_NOT_FOUND;
+    mf_strlcpy(out->exchange, f->data.max_exchange, sizeof(out->exchange));
     mf_strlcpy(out->symbol, q->symbol, sizeof(out->symbol));
-    out->price = f->data.max.price;
-    out->ts = f->data.max.ts;
+    out->price = f->data.st.max;
+    out->ts = f->data.st.max_ts;
     return MF_OK;
 }
 static mf_status f_range(api_store *s, const api_query *q, const mf_xsum *plus, api_agg *out) {
@@ -42,7 +42,7 @@ static mf_status f_range(api_store *s, const api_query *q, const mf_xsum *plus, 
     if (f->fail) return MF_ERR_DB;
     *out = f->data;
     if (plus) {
-        mf_xsum t = f->data.sum;
+        mf_xsum t = f->data.st.sum;
         mf_xsum_merge(&t, plus);
         out->sum_final = 1;
         out->sum_value = mf_xsum_value(&t);

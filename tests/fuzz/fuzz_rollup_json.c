@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(text);
     merged = r;
     MF_ASSERT(mf_rollup_merge(&merged, &back) == MF_OK);
-    MF_ASSERT(merged.count == 2 * r.count);
-    (void)mf_xsum_to_decimal(&merged.sum, dec, sizeof(dec));
+    MF_ASSERT(merged.st.count == 2 * r.st.count);
+    (void)mf_xsum_to_decimal(&merged.st.sum, dec, sizeof(dec));
     return 0;
 }

@@ -129,22 +129,24 @@ static void oracle(const char *ex, const char *sym, mf_window w, int64_t start, 
         const mf_tick *t = &ticks[i];
         if (strcmp(t->exchange, ex) || strcmp(t->symbol, sym) || mf_window_start(t->ts, w) != start)
             continue;
-        if (o->count == 0 || t->price < o->min || (t->price == o->min && t->ts < o->min_ts))
-            o->min = t->price, o->min_ts = t->ts;
-        if (o->count == 0 || t->price > o->max || (t->price == o->max && t->ts < o->max_ts))
-            o->max = t->price, o->max_ts = t->ts;
+        if (o->st.count == 0 || t->price < o->st.min ||
+            (t->price == o->st.min && t->ts < o->st.min_ts))
+            o->st.min = t->price, o->st.min_ts = t->ts;
+        if (o->st.count == 0 || t->price > o->st.max ||
+            (t->price == o->st.max && t->ts < o->st.max_ts))
+            o->st.max = t->price, o->st.max_ts = t->ts;
         if (first == NULL || before(t, first)) first = t;
         if (last == NULL || before(last, t)) last = t;
-        o->count++;
-        mf_xsum_add(&o->sum, t->price);
+        o->st.count++;
+        mf_xsum_add(&o->st.sum, t->price);
         if (t->has_qty) {
-            mf_xsum_add(&o->volume, t->qty);
-            mf_xsum_add(&o->notional, t->price * t->qty);
+            mf_xsum_add(&o->st.volume, t->qty);
+            mf_xsum_add(&o->st.notional, t->price * t->qty);
         }
     }
     if (first) {
-        o->open = first->price, o->open_ts = first->ts, o->open_id = tid(first);
-        o->close = last->price, o->close_ts = last->ts, o->close_id = tid(last);
+        o->st.open = first->price, o->st.open_ts = first->ts, o->st.open_id = tid(first);
+        o->st.close = last->price, o->st.close_ts = last->ts, o->st.close_id = tid(last);
     }
 }
 
@@ -152,7 +154,7 @@ static void oracle(const char *ex, const char *sym, mf_window w, int64_t start, 
  * a bucket without ticks; the counts add up. */
 static void check_against_oracle(void) {
     int64_t total[MF_WIN_COUNT] = {0, 0};
-    for (int i = 0; i < nparts; i++) total[parts[i]->r.window] += parts[i]->r.count;
+    for (int i = 0; i < nparts; i++) total[parts[i]->r.window] += parts[i]->r.st.count;
     assert_int_equal(total[MF_WIN_1S], nticks);
     assert_int_equal(total[MF_WIN_1M], nticks);
     for (int i = 0; i < nticks; i++) {
@@ -165,7 +167,7 @@ static void check_against_oracle(void) {
                 if (r->window != (mf_window)w || r->start != start ||
                     strcmp(r->exchange, ticks[i].exchange) || strcmp(r->symbol, ticks[i].symbol))
                     continue;
-                assert_true(r->count > 0);
+                assert_true(r->st.count > 0);
                 assert_int_equal(mf_rollup_merge(&merged, r), MF_OK);
             }
             oracle(ticks[i].exchange, ticks[i].symbol, (mf_window)w, start, &want);
@@ -291,7 +293,7 @@ static void test_acks_follow_ticks(void **state) {
             const char *a;
             size_t pos = 0;
             if (p->r.window == MF_WIN_1M) assert_int_equal(p->nacks, 0);
-            assert_int_equal(p->nacks, p->r.window == MF_WIN_1S ? (size_t)p->r.count : 0);
+            assert_int_equal(p->nacks, p->r.window == MF_WIN_1S ? (size_t)p->r.st.count : 0);
             for (size_t k = 0; k < p->nacks; k++) {
                 int ti;
                 a = agg_partial_ack_next(p->p, &pos, buf);
@@ -324,20 +326,20 @@ static void test_deadlines_and_corrections(void **state) {
     assert_int_equal(agg_windows_add(w, &t, NULL, BASE_MS + 600), AGG_ADD_OK);
     assert_int_equal(agg_windows_flush(w, BASE_MS + 1249, 0, collect, NULL), 0);
     assert_int_equal(agg_windows_flush(w, BASE_MS + 1250, 0, collect, NULL), 1);
-    assert_int_equal(parts[0]->r.count, 1);
+    assert_int_equal(parts[0]->r.st.count, 1);
     assert_int_equal(parts[0]->correction, 0);
     /* A second tick for the flushed second: a correction, due at once. */
     t.price = 101.0;
     assert_int_equal(agg_windows_add(w, &t, NULL, BASE_MS + 1300), AGG_ADD_CORRECTION);
     assert_int_equal(agg_windows_add(w, &t, NULL, BASE_MS + 1301), AGG_ADD_CORRECTION);
     assert_int_equal(agg_windows_flush(w, BASE_MS + 1302, 0, collect, NULL), 1);
-    assert_int_equal(parts[1]->r.count, 2);
+    assert_int_equal(parts[1]->r.st.count, 2);
     assert_int_equal(parts[1]->correction, 1);
     /* The minute: due at 60000 + 2000, holding all three ticks. */
     assert_int_equal(agg_windows_flush(w, BASE_MS + 61999, 0, collect, NULL), 0);
     assert_int_equal(agg_windows_flush(w, BASE_MS + 62000, 0, collect, NULL), 1);
     assert_int_equal(parts[2]->r.window, MF_WIN_1M);
-    assert_int_equal(parts[2]->r.count, 3);
+    assert_int_equal(parts[2]->r.st.count, 3);
     assert_int_equal(parts[2]->correction, 0);
     /* A tick for that minute now: corrections for both windows, flushed together. */
     assert_int_equal(agg_windows_add(w, &t, NULL, BASE_MS + 70000), AGG_ADD_CORRECTION);
@@ -345,7 +347,7 @@ static void test_deadlines_and_corrections(void **state) {
     assert_int_equal(parts[3]->r.window, MF_WIN_1S);
     assert_int_equal(parts[4]->r.window, MF_WIN_1M);
     assert_int_equal(parts[4]->correction, 1);
-    assert_int_equal(parts[4]->r.count, 1);
+    assert_int_equal(parts[4]->r.st.count, 1);
     assert_int_equal(agg_windows_open(w), 0);
     free_parts();
     agg_windows_destroy(w);
@@ -581,12 +583,12 @@ static void test_sums_spill_exactly(void **state) {
     for (int i = 0; i < 3; i++) {
         const mf_xsum *want =
             parts[i]->r.window == MF_WIN_1M ? &min : &sec[parts[i]->r.start == BASE_MS ? 0 : 1];
-        assert_int_equal(parts[i]->r.sum.n, want->n);
-        for (int k = 0; k < want->n; k++) assert_true(parts[i]->r.sum.p[k] == want->p[k]);
+        assert_int_equal(parts[i]->r.st.sum.n, want->n);
+        for (int k = 0; k < want->n; k++) assert_true(parts[i]->r.st.sum.p[k] == want->p[k]);
         if (parts[i]->r.window == MF_WIN_1M) {
-            assert_true(want->n > AGG_CSUM_INLINE);
-            assert_true(mf_xsum_equal(&parts[i]->r.volume, &vol));
-            assert_int_equal(parts[i]->r.count, 9);
+            assert_true(want->n > MF_XSUM_SMALL_INLINE);
+            assert_true(mf_xsum_equal(&parts[i]->r.st.volume, &vol));
+            assert_int_equal(parts[i]->r.st.count, 9);
         }
     }
     free_parts();

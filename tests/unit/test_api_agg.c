@@ -27,12 +27,12 @@ static void test_exact_and_order_free(void **st) {
     c = b;
     api_agg_merge(&c, &a);
     api_agg_merge(&a, &b);
-    assert_int_equal(a.count, 4);
-    assert_true(mf_xsum_value(&a.sum) == 2.0); /* naive double sum gives 0 or 1 */
-    assert_true(mf_xsum_equal(&a.sum, &c.sum));
+    assert_int_equal(a.st.count, 4);
+    assert_true(mf_xsum_value(&a.st.sum) == 2.0); /* naive double sum gives 0 or 1 */
+    assert_true(mf_xsum_equal(&a.st.sum, &c.st.sum));
     assert_true(api_agg_average(&a) == 0.5);
-    assert_true(a.max.price == 1e16);
-    assert_true(a.min.price == -1e16);
+    assert_true(a.st.max == 1e16);
+    assert_true(a.st.min == -1e16);
 }
 
 static void test_ties(void **st) {
@@ -42,13 +42,13 @@ static void test_ties(void **st) {
     add1(&a, "exchange2", 5.0, 10);
     add1(&a, "exchange1", 5.0, 10);
     add1(&a, "exchange3", 5.0, 9);
-    assert_string_equal(a.max.exchange, "exchange3"); /* earlier ts wins */
-    assert_int_equal(a.max.ts, 9);
+    assert_string_equal(a.max_exchange, "exchange3"); /* earlier ts wins */
+    assert_int_equal(a.st.max_ts, 9);
     api_agg_init(&a);
     add1(&a, "exchange2", 5.0, 10);
     add1(&a, "exchange1", 5.0, 10);
-    assert_string_equal(a.min.exchange, "exchange1"); /* then the smaller name */
-    assert_string_equal(a.max.exchange, "exchange1");
+    assert_string_equal(a.min_exchange, "exchange1"); /* then the smaller name */
+    assert_string_equal(a.max_exchange, "exchange1");
 }
 
 static void test_xsum_parse(void **st) {
@@ -69,20 +69,49 @@ static void test_final_sum(void **st) {
     api_agg_init(&a);
     api_agg_init(&pg);
     add1(&a, "exchange1", 3.0, 5);
-    pg.count = 1;
+    pg.st.count = 1;
     pg.sum_final = 1;
     pg.sum_value = 4.0; /* database total includes the Redis part */
-    pg.min.price = pg.max.price = 1.0;
-    strcpy(pg.min.exchange, "exchange2");
+    pg.st.min = pg.st.max = 1.0;
+    strcpy(pg.min_exchange, "exchange2");
     api_agg_merge(&pg, &a);
-    assert_int_equal(pg.count, 2);
+    assert_int_equal(pg.st.count, 2);
     assert_true(api_agg_average(&pg) == 2.0);
-    assert_true(pg.max.price == 3.0);
+    assert_true(pg.st.max == 3.0);
+}
+
+/* Whole statistics merge too: rollups of two exchanges give, apart from the labels, what one
+ * pass over all their ticks gives (open, close, volume and notional included). */
+static void test_rollups_carry_everything(void **st) {
+    static const double price[] = {5.0, 7.5, 5.0, 2.25, 7.5, 3.0};
+    mf_rollup r[2];
+    mf_stats whole;
+    api_agg a;
+    (void)st;
+    mf_rollup_init(&r[0], "exchange2", "BTCUSDT", MF_WIN_1M, 60000);
+    mf_rollup_init(&r[1], "exchange1", "BTCUSDT", MF_WIN_1M, 60000);
+    mf_stats_init(&whole);
+    for (int i = 0; i < 6; i++) {
+        mf_tick t = {.price = price[i], .ts = 60000 + (i % 3) * 10, .has_qty = i != 4, .qty = i};
+        mf_rollup_add(&r[i % 2], &t);
+        mf_stats_add(&whole, &t);
+    }
+    api_agg_init(&a);
+    api_agg_add_rollup(&a, &r[0]);
+    api_agg_add_rollup(&a, &r[1]);
+    assert_true(mf_stats_equal(&a.st, &whole));
+    assert_true(a.st.open == 2.25 && a.st.close == 5.0); /* ts ties: by price */
+    assert_true(mf_xsum_value(&a.st.volume) == 11.0);
+    assert_true(mf_xsum_value(&a.st.notional) == 7.5 + 10.0 + 6.75 + 15.0);
+    assert_string_equal(a.min_exchange, "exchange1"); /* 2.25 at 60000 */
+    assert_string_equal(a.max_exchange, "exchange1"); /* 7.5 at 60010 twice: the smaller name */
+    assert_true(api_agg_max(&a).price == 7.5 && api_agg_max(&a).ts == 60010);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_and_order_free), cmocka_unit_test(test_ties),
-        cmocka_unit_test(test_xsum_parse), cmocka_unit_test(test_final_sum)};
+        cmocka_unit_test(test_xsum_parse), cmocka_unit_test(test_final_sum),
+        cmocka_unit_test(test_rollups_carry_everything)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,11 +25,11 @@ static mf_status f_ping(api_store *s) {
 static mf_status f_latest(api_store *s, const api_query *q, api_latest *out) {
     fake *f = s->impl;
     if (f->fail) return MF_ERR_DB;
-    if (f->data.count == 0) return MF_ERR_NOT_FOUND;
-    strcpy(out->exchange, f->data.max.exchange);
+    if (f->data.st.count == 0) return MF_ERR_NOT_FOUND;
+    strcpy(out->exchange, f->data.max_exchange);
     strcpy(out->symbol, q->symbol);
-    out->price = f->data.max.price;
-    out->ts = f->data.max.ts;
+    out->price = f->data.st.max;
+    out->ts = f->data.st.max_ts;
     return MF_OK;
 }
 static mf_status f_range(api_store *s, const api_query *q, const mf_xsum *plus, api_agg *out) {
@@ -39,7 +39,7 @@ static mf_status f_range(api_store *s, const api_query *q, const mf_xsum *plus, 
     if (f->fail) return MF_ERR_DB;
     *out = f->data;
     if (plus) {
-        mf_xsum t = f->data.sum;
+        mf_xsum t = f->data.st.sum;
         mf_xsum_merge(&t, plus);
         out->sum_final = 1;
         out->sum_value = mf_xsum_value(&t);
@@ -148,7 +148,7 @@ static void test_long_period_exact(void **st) {
     one_tick(&w.fr.data, "exchange1", 1e16, 5);
     one_tick(&w.fp.data, "exchange1", 1.0, 6);
     one_tick(&w.fp.data, "exchange1", -1e16, 7);
-    w.fp.data.count = 2;
+    w.fp.data.st.count = 2;
     assert_int_equal(ask(&w, API_R_AVERAGE, "", "1h", &b), 200);
     assert_string_equal(json_string_value(json_object_get(b, "source")), "redis+postgres");
     assert_int_equal(json_integer_value(json_object_get(b, "count")), 3);

@@ -25,8 +25,8 @@ static void test_parse_valid(void **state) {
     assert_int_equal(pers_parse(ROLLUP, strlen(ROLLUP), &r), PERS_OK);
     assert_string_equal(r.producer, "agg-a");
     assert_int_equal(r.seq, 7);
-    assert_int_equal(r.count, 2);
-    assert_true(mf_xsum_value(&r.sum) == 3.5);
+    assert_int_equal(r.st.count, 2);
+    assert_true(mf_xsum_value(&r.st.sum) == 3.5);
 }
 
 static void test_parse_rejects(void **state) {
@@ -60,14 +60,14 @@ static void test_dedupe(void **state) {
         mf_rollup_init(&in[i], "e", "S", MF_WIN_1S, 0);
         snprintf(in[i].producer, sizeof(in[i].producer), "%s", prod[i]);
         in[i].seq = seq[i];
-        in[i].count = i + 1;
+        in[i].st.count = i + 1;
     }
     assert_int_equal(pers_dedupe(in, 6, out), 4);
     assert_string_equal(out[0].producer, "a");
     assert_int_equal(out[0].seq, 1);
     assert_string_equal(out[1].producer, "a");
     assert_int_equal(out[1].seq, 2);
-    assert_int_equal(out[1].count, 2); /* the first occurrence is kept */
+    assert_int_equal(out[1].st.count, 2); /* the first occurrence is kept */
     assert_string_equal(out[2].producer, "b");
     assert_string_equal(out[3].producer, "c");
     assert_int_equal(pers_dedupe(in, 0, out), 0);

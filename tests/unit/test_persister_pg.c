@@ -115,11 +115,11 @@ static void test_premerge(void **state) {
     add(&want, 4.0, m0 + 2100, 2);
     add(&want, 5.0, m0 + 2200, 3);
     assert_true(mf_rollup_same(&out[0], &want));
-    assert_int_equal(out[0].max_ts, m0 + 1100); /* tie on 5.0: the earlier tick */
+    assert_int_equal(out[0].st.max_ts, m0 + 1100); /* tie on 5.0: the earlier tick */
     assert_int_equal(out[1].start, m0 + 60000);
-    assert_int_equal(out[1].count, 1);
+    assert_int_equal(out[1].st.count, 1);
     assert_int_equal(pers_pg_premerge(in, NULL, 4, out), 2);
-    assert_int_equal(out[0].count, 4);
+    assert_int_equal(out[0].st.count, 4);
 }
 
 static void test_migration_names(void **state) {

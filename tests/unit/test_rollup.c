@@ -70,15 +70,15 @@ static void check_against_oracle(const mf_rollup *r, const mf_tick *t, int n) {
             mf_xsum_add(&notional, t[i].price * t[i].qty);
         }
     }
-    assert_int_equal(r->count, n);
-    assert_true(r->min == t[imin].price && r->min_ts == t[imin].ts);
-    assert_true(r->max == t[imax].price && r->max_ts == t[imax].ts);
-    assert_true(r->open == t[iopen].price && r->open_ts == t[iopen].ts);
-    assert_true(r->close == t[iclose].price && r->close_ts == t[iclose].ts);
-    assert_true(mf_xsum_equal(&r->sum, &sum));
-    assert_true(mf_xsum_equal(&r->volume, &vol));
-    assert_true(mf_xsum_equal(&r->notional, &notional));
-    assert_true(mf_rollup_average(r) == mf_xsum_value(&sum) / n);
+    assert_int_equal(r->st.count, n);
+    assert_true(r->st.min == t[imin].price && r->st.min_ts == t[imin].ts);
+    assert_true(r->st.max == t[imax].price && r->st.max_ts == t[imax].ts);
+    assert_true(r->st.open == t[iopen].price && r->st.open_ts == t[iopen].ts);
+    assert_true(r->st.close == t[iclose].price && r->st.close_ts == t[iclose].ts);
+    assert_true(mf_xsum_equal(&r->st.sum, &sum));
+    assert_true(mf_xsum_equal(&r->st.volume, &vol));
+    assert_true(mf_xsum_equal(&r->st.notional, &notional));
+    assert_true(mf_stats_average(&r->st) == mf_xsum_value(&sum) / n);
 }
 
 static void test_single_pass_matches_oracle(void **state) {
@@ -165,7 +165,7 @@ static void test_key_mismatch(void **state) {
     rollup_of(&b, t + 1, 1);
     b.start += 1000;
     assert_int_equal(mf_rollup_merge(&a, &b), MF_ERR_INVALID_ARG);
-    assert_int_equal(a.count, 1);
+    assert_int_equal(a.st.count, 1);
 }
 
 static void test_windows(void **state) {
@@ -207,8 +207,8 @@ static void test_json_round_trip(void **state) {
         "\"open\":1.5,\"open_ts\":60001,\"close\":2,\"close_ts\":60002,\"volume\":0,"
         "\"notional\":0,\"producer\":\"p\",\"seq\":1}";
     assert_int_equal(mf_rollup_from_json(s, strlen(s), &back), MF_OK);
-    assert_true(mf_rollup_average(&back) == 1.75);
-    assert_true(isnan(mf_rollup_vwap(&back)));
+    assert_true(mf_stats_average(&back.st) == 1.75);
+    assert_true(isnan(mf_stats_vwap(&back.st)));
     /* Garbage and missing fields are refused. */
     assert_int_equal(mf_rollup_from_json("{", 1, &back), MF_ERR_PARSE);
     s = "{\"exchange\":\"exchange1\",\"symbol\":\"BTCUSDT\",\"window\":\"1m\",\"start\":60000,"

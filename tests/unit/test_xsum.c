@@ -160,6 +160,87 @@ static void test_decimal(void **state) {
     assert_true(strtod(buf, NULL) == mf_xsum_value(&s));
 }
 
+/* ---- the compact form, against the full expansion ------------------------------------ */
+
+/* 1 when the compact sum holds exactly the parts of the full one, bit for bit. */
+static int same_parts(const mf_xsum_small *c, const mf_xsum *full) {
+    mf_xsum got;
+    mf_xsum_small_get(c, &got);
+    if (got.n != full->n) return 0;
+    return memcmp(got.p, full->p, sizeof(double) * (size_t)full->n) == 0;
+}
+
+/* Inputs that make expansions long, cancel, tie at half an ulp, or are not finite. */
+static double adversarial_value(void) {
+    static const double v[] = {1e15,   1.0,     1e-15,    3e-31,     7e-47, 1e-60,  2.5,
+                               -1e15,  -1.0,    0.0,      -0.0,      1e300, -1e300, 4.9e-324,
+                               0x1p53, 0x1p-54, -0x1p-54, 0x1p-1074, 0.1,   1e-300, INFINITY};
+    double x = v[next_u64() % (sizeof(v) / sizeof(v[0]))];
+    return next_u64() % 3 == 0 ? x * ldexp(1.0, (int)(next_u64() % 200) - 100) : x;
+}
+
+/* Random adds, merges (inline and spilled on either side, and into itself), copies and
+ * cleanups, applied to a compact and a full sum side by side: the parts stay identical. */
+static void test_small_matches_full(void **state) {
+    enum { K = 4 };
+    (void)state;
+    for (int round = 0; round < 400; round++) {
+        mf_xsum_small c[K];
+        mf_xsum f[K];
+        int adversarial = round % 2;
+        for (int k = 0; k < K; k++) {
+            mf_xsum_small_init(&c[k]);
+            mf_xsum_init(&f[k]);
+        }
+        for (int step = 0; step < 200; step++) {
+            int k = (int)(next_u64() % K), j = (int)(next_u64() % K);
+            uint64_t op = next_u64() % 20;
+            if (op < 15) {
+                double x = adversarial ? adversarial_value() : random_value();
+                mf_xsum_small_add(&c[k], x);
+                mf_xsum_add(&f[k], x);
+            } else if (op < 18) {
+                mf_xsum_small_merge(&c[k], &c[j]);
+                mf_xsum_merge(&f[k], &f[j]);
+            } else if (op < 19 && k != j) {
+                mf_xsum_small_cleanup(&c[k]);
+                mf_xsum_small_copy(&c[k], &c[j]);
+                f[k] = f[j];
+            } else {
+                mf_xsum_small_cleanup(&c[k]);
+                mf_xsum_init(&f[k]);
+            }
+            assert_true(same_parts(&c[k], &f[k]));
+            assert_true(same_parts(&c[j], &f[j]));
+        }
+        for (int k = 0; k < K; k++) mf_xsum_small_cleanup(&c[k]);
+    }
+}
+
+/* The spill happens exactly when a fourth part is needed, and is undone by cleanup only. */
+static void test_small_spill(void **state) {
+    static const double parts[] = {1.0, 0x1p-60, 0x1p-120, 0x1p-180}; /* no two fit one double */
+    mf_xsum_small c, d;
+    mf_xsum full;
+    (void)state;
+    mf_xsum_small_init(&c);
+    mf_xsum_init(&full);
+    for (int i = 0; i < 4; i++) {
+        mf_xsum_small_add(&c, parts[i]);
+        mf_xsum_add(&full, parts[i]);
+        assert_int_equal(full.n, i + 1);
+        assert_int_equal(c.n, i < MF_XSUM_SMALL_INLINE ? i + 1 : -1);
+    }
+    mf_xsum_small_init(&d);
+    mf_xsum_small_copy(&d, &c); /* its own spill: freeing c leaves d intact */
+    assert_true(d.n == -1 && d.u.big != c.u.big);
+    mf_xsum_small_cleanup(&c);
+    assert_int_equal(c.n, 0);
+    assert_true(same_parts(&d, &full));
+    assert_true(mf_xsum_value(&full) == 1.0);
+    mf_xsum_small_cleanup(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fsum_reference_cases),
@@ -167,6 +248,8 @@ int main(void) {
         cmocka_unit_test(test_equal_and_self_merge),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_small_matches_full),
+        cmocka_unit_test(test_small_spill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

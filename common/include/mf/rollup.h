@@ -1,19 +1,17 @@
-/* rollup.h: window partials and their merge rules (DESIGN sections 4 and 5).
+/* rollup.h: window partials (docs/design.md sections 4 and 5).
  *
- * A rollup is the summary of some ticks of one (exchange, symbol, window, start). Several
- * partials may exist for one key (one per aggregator instance, one per late correction);
- * mf_rollup_merge() combines them so that the result is exactly the rollup of the union of
- * their ticks, in any order and grouping:
- *   count adds; sum, volume and notional add exactly (mf_xsum);
- *   min keeps the smaller price, ties to the earlier min_ts; max likewise;
- *   open is the tick first in mf_tick_order (ts, id, price); close the last.
- * The empty rollup (count 0) is the identity. Pure domain code: no I/O, no locks. */
+ * A rollup is the statistics (stats.h) of some ticks of one (exchange, symbol, window, start),
+ * with the producer and sequence number that identify it on the bus. Several partials may exist
+ * for one key (one per aggregator instance, one per late correction); mf_rollup_merge() combines
+ * them with the rules of stats.h, so that the result is exactly the rollup of the union of their
+ * ticks, in any order and grouping. Plain data, pure domain code: no I/O, no locks. */
 #ifndef MF_ROLLUP_H
 #define MF_ROLLUP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mf/stats.h"
 #include "mf/status.h"
 #include "mf/tick.h"
 #include "mf/xsum.h"
@@ -31,20 +29,7 @@ typedef struct mf_rollup {
     char symbol[MF_NAME_MAX + 1];
     mf_window window;
     int64_t start; /* bucket start, Unix ms */
-    int64_t count;
-    mf_xsum sum; /* of prices */
-    double min;
-    int64_t min_ts;
-    double max;
-    int64_t max_ts;
-    double open;
-    int64_t open_ts;
-    int64_t open_id; /* -1 when the tick had no id */
-    double close;
-    int64_t close_ts;
-    int64_t close_id;
-    mf_xsum volume;   /* of qty, ticks with qty only */
-    mf_xsum notional; /* of price*qty (each product rounded once), ticks with qty only */
+    mf_stats st;
     char producer[64];
     uint64_t seq;
 } mf_rollup;
@@ -57,20 +42,18 @@ void mf_rollup_init(mf_rollup *r,
                     mf_window w,
                     int64_t start);
 
-/* Adds one tick. The tick must belong to the rollup's key and bucket (not checked here). */
+/* Adds one tick (mf_stats_add). The tick must belong to the rollup's key and bucket (not checked
+ * here). */
 void mf_rollup_add(mf_rollup *r, const mf_tick *t);
 
-/* Merges `b` into `a`. When a is empty, a takes b's key. Returns MF_ERR_INVALID_ARG when both
- * are non-empty and their keys differ. producer/seq of `a` are kept. */
+/* Merges `b` into `a` (mf_stats_merge). When a is empty, a takes b's key. Returns MF_ERR_INVALID_ARG
+ * when both are non-empty and their keys differ. producer/seq of `a` are kept. */
 mf_status mf_rollup_merge(mf_rollup *a, const mf_rollup *b);
 
 /* 1 when the two hold the same statistics (key and counters; producer/seq ignored). */
 int mf_rollup_same(const mf_rollup *a, const mf_rollup *b);
 
-double mf_rollup_average(const mf_rollup *r); /* value(sum)/count; NAN when empty */
-double mf_rollup_vwap(const mf_rollup *r);    /* value(notional)/value(volume); NAN if none */
-
-/* JSON of the bus (DESIGN section 4): "sum", "volume", "notional" are the rounded values
+/* JSON of the bus (docs/design.md section 4): "sum", "volume", "notional" are the rounded values
  * and "sum_x", "volume_x", "notional_x" the exact expansions, from which consumers that
  * know them merge exactly. Returns a new reference. */
 struct json_t;

@@ -12,6 +12,7 @@
 #define MF_XSUM_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "mf/status.h"
 
@@ -40,5 +41,37 @@ mf_status mf_xsum_from_json(const json_t *j, mf_xsum *s);
 /* Writes the exact value as a decimal string (every double is a finite decimal), for
  * PostgreSQL NUMERIC columns. Returns the length, or -1 when it did not fit in `size`. */
 int mf_xsum_to_decimal(const mf_xsum *s, char *buf, size_t size);
+
+/* ---- compact form ----------------------------------------------------------------------
+ *
+ * The same exact sum in 32 bytes instead of 328: up to MF_XSUM_SMALL_INLINE parts inline (a sum
+ * of prices needs 2-3), spilling to a heap mf_xsum once it needs more. Every add goes through
+ * mf_xsum_add on the very parts an mf_xsum would hold, so an mf_xsum_small fed the same adds
+ * and merges in the same order holds the same parts, bit for bit, spilled or not.
+ *
+ * Caller storage that owns its spill: release it with mf_xsum_small_cleanup. Copy it with
+ * mf_xsum_small_copy, never by assignment (two copies would share the spill). Owned by one
+ * thread. */
+#define MF_XSUM_SMALL_INLINE 3
+
+typedef struct mf_xsum_small {
+    int32_t n; /* parts inline (0..MF_XSUM_SMALL_INLINE); -1: spilled to u.big */
+    union {
+        double p[MF_XSUM_SMALL_INLINE];
+        mf_xsum *big; /* owned */
+    } u;
+} mf_xsum_small;
+
+void mf_xsum_small_init(mf_xsum_small *s);
+/* Frees the spill, if any; `s` is then the empty sum again. */
+void mf_xsum_small_cleanup(mf_xsum_small *s);
+/* mf_xsum_add. Spilling allocates (mf_xmalloc: aborts when out of memory). */
+void mf_xsum_small_add(mf_xsum_small *s, double x);
+/* mf_xsum_merge: adds b's parts into a, in b's order (a and b may be the same). */
+void mf_xsum_small_merge(mf_xsum_small *a, const mf_xsum_small *b);
+/* Makes `dst` (empty, or cleaned up) a copy of `src` with its own spill. */
+void mf_xsum_small_copy(mf_xsum_small *dst, const mf_xsum_small *src);
+/* The full expansion: the same parts, in the same order. */
+void mf_xsum_small_get(const mf_xsum_small *s, mf_xsum *out);
 
 #endif
