@@ -54,11 +54,11 @@ static void *refresher_main(void *arg) {
         add_endpoints(&set, s->cfg->exchanges.live);
         add_endpoints(&set, s->cfg->exchanges.test);
         api_latest_map_exchanges(s->latest, &set);
-        s->redis->exchanges(s->redis, &set);
+        s->redis->ops->exchanges(s->redis, &set);
         if (round % PG_REFRESH_EVERY == 0) {
             api_names fresh;
             memset(&fresh, 0, sizeof(fresh));
-            if (s->pg->exchanges(s->pg, &fresh) == MF_OK) pg_names = fresh;
+            if (s->pg->ops->exchanges(s->pg, &fresh) == MF_OK) pg_names = fresh;
         }
         for (int i = 0; i < pg_names.n; i++) api_names_add(&set, pg_names.name[i]);
         api_engine_set_known(&s->engine, &set);
@@ -124,8 +124,8 @@ mf_status api_service_create(api_service **out, mf_app *app, int listen_fd) {
 void api_service_status(json_t *status, void *ctx) {
     api_service *s = ctx;
     json_object_set_new(status, "mode", json_string(mf_mode_str(api__mode_current(s))));
-    json_object_set_new(status, "redis", json_string(s->redis->up(s->redis) ? "up" : "down"));
-    json_object_set_new(status, "postgres", json_string(s->pg->up(s->pg) ? "up" : "down"));
+    json_object_set_new(status, "redis", json_string(s->redis->ops->up(s->redis) ? "up" : "down"));
+    json_object_set_new(status, "postgres", json_string(s->pg->ops->up(s->pg) ? "up" : "down"));
     if (s->cache) {
         api_cache_stats cs;
         api_cache_stats_get(s->cache, &cs);
@@ -154,8 +154,8 @@ void api_service_destroy(api_service *s) {
     api_cache_destroy(s->cache);
     api_health_destroy(s->health);
     api_latest_map_destroy(s->latest);
-    s->redis->destroy(s->redis);
-    s->pg->destroy(s->pg);
+    s->redis->ops->destroy(s->redis);
+    s->pg->ops->destroy(s->pg);
     api__mode_cleanup(s);
     free(s);
 }

@@ -8,7 +8,7 @@
 
 static json_t *store_component(api_store *st, int *up) {
     int64_t t0 = mf_mono_ns();
-    mf_status r = st->ping(st);
+    mf_status r = st->ops->ping(st);
     *up = r == MF_OK;
     if (*up)
         return json_pack("{s:s, s:f}", "status", "up", "latency_ms",

@@ -108,8 +108,8 @@ static int answer_latest(api_engine *e, const api_route *rt, const api_names *ex
     if (e->latest && api_latest_map_get(e->latest, rt->symbol, exs, &l)) source = "bus";
     for (int i = 0; i < 2 && source == NULL; i++) {
         api_store *s = i == 0 ? e->redis : e->pg;
-        mf_status st = s ? s->latest(s, &q, &l) : MF_ERR_DB;
-        if (st == MF_OK) source = s->name;
+        mf_status st = s ? s->ops->latest(s, &q, &l) : MF_ERR_DB;
+        if (st == MF_OK) source = s->ops->name;
         failures += st != MF_OK && st != MF_ERR_NOT_FOUND;
     }
     if (source == NULL && failures == 2)
@@ -135,7 +135,7 @@ read_parts(api_engine *e, const api_plan *p, const api_query *base, api_plan_in 
     if (p->redis_from < p->redis_to) {
         q.from = p->redis_from;
         q.to = p->redis_to;
-        if (e->redis == NULL || e->redis->range(e->redis, &q, NULL, &rpart) != MF_OK) {
+        if (e->redis == NULL || e->redis->ops->range(e->redis, &q, NULL, &rpart) != MF_OK) {
             in->redis_up = 0;
             return -1;
         }
@@ -143,7 +143,7 @@ read_parts(api_engine *e, const api_plan *p, const api_query *base, api_plan_in 
     if (p->pg_from < p->pg_to) {
         q.from = p->pg_from;
         q.to = p->pg_to;
-        if (e->pg == NULL || e->pg->range(e->pg, &q, &rpart.st.sum, &ppart) != MF_OK) {
+        if (e->pg == NULL || e->pg->ops->range(e->pg, &q, &rpart.st.sum, &ppart) != MF_OK) {
             in->pg_up = 0;
             return -1;
         }
@@ -188,8 +188,8 @@ static int answer_stat(api_engine *e,
     api_plan p;
     api_agg a;
     if (api_period_parse(period, &in.period_ms, err, sizeof(err)) != 0) return fail(body, 400, err);
-    in.redis_up = e->redis && e->redis->up(e->redis);
-    in.pg_up = e->pg && e->pg->up(e->pg);
+    in.redis_up = e->redis && e->redis->ops->up(e->redis);
+    in.pg_up = e->pg && e->pg->ops->up(e->pg);
     for (int attempt = 0;; attempt++) {
         if (api_plan_make(&in, &p, err, sizeof(err)) != 0) return fail(body, 503, err);
         if (read_parts(e, &p, &q, &in, &a) == 0) break;

@@ -39,7 +39,8 @@ typedef struct api_query {
 } api_query;
 
 typedef struct api_store api_store;
-struct api_store {
+/* An adapter's functions; each takes the store (its adapter object is s->impl). */
+typedef struct api_store_ops {
     const char *name; /* "redis" or "postgres" */
     /* 1 unless the adapter is backing off after a failed connect. Never blocks. */
     int (*up)(api_store *s);
@@ -53,7 +54,12 @@ struct api_store {
     mf_status (*range)(api_store *s, const api_query *q, const mf_xsum *plus, api_agg *out);
     /* Exchange names the store holds data for. */
     mf_status (*exchanges)(api_store *s, api_names *out);
-    void (*destroy)(api_store *s);
+    void (*destroy)(api_store *s); /* frees impl and s */
+} api_store_ops;
+
+/* A store: its adapter's ops table and object. */
+struct api_store {
+    const api_store_ops *ops;
     void *impl;
 };
 

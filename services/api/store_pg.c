@@ -178,18 +178,22 @@ static void pg_destroy(api_store *s) {
     free(s);
 }
 
+static const api_store_ops pg_ops = {
+    .name = "postgres",
+    .up = pg_up,
+    .ping = pg_ping,
+    .latest = pg_latest,
+    .range = pg_range,
+    .exchanges = pg_exchanges,
+    .destroy = pg_destroy,
+};
+
 api_store *api_store_pg_create(const mf_config *cfg, int pool_size) {
     api_store *s = mf_xcalloc(1, sizeof(*s));
     pg_impl *im = mf_xcalloc(1, sizeof(*im));
     im->cfg = cfg;
     im->pool = api_pool_create(pool_size, pg_connect, pg_close, im, "postgres");
-    s->name = "postgres";
-    s->up = pg_up;
-    s->ping = pg_ping;
-    s->latest = pg_latest;
-    s->range = pg_range;
-    s->exchanges = pg_exchanges;
-    s->destroy = pg_destroy;
+    s->ops = &pg_ops;
     s->impl = im;
     return s;
 }

@@ -237,18 +237,22 @@ static void redis_destroy(api_store *s) {
     free(s);
 }
 
+static const api_store_ops redis_ops = {
+    .name = "redis",
+    .up = redis_up,
+    .ping = redis_ping,
+    .latest = redis_latest,
+    .range = redis_range,
+    .exchanges = redis_exchanges,
+    .destroy = redis_destroy,
+};
+
 api_store *api_store_redis_create(const mf_config *cfg, int pool_size) {
     api_store *s = mf_xcalloc(1, sizeof(*s));
     redis_impl *im = mf_xcalloc(1, sizeof(*im));
     im->cfg = cfg;
     im->pool = api_pool_create(pool_size, redis_connect, redis_close, im, "redis");
-    s->name = "redis";
-    s->up = redis_up;
-    s->ping = redis_ping;
-    s->latest = redis_latest;
-    s->range = redis_range;
-    s->exchanges = redis_exchanges;
-    s->destroy = redis_destroy;
+    s->ops = &redis_ops;
     s->impl = im;
     return s;
 }

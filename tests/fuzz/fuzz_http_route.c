@@ -105,21 +105,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rr == API_ROUTE_BAD_INPUT) MF_ASSERT(err[0] != '\0');
     if (rr == API_ROUTE_OK && rt.kind >= API_R_LATEST && rt.kind <= API_R_AVERAGE) {
         fake fr, fp;
-        api_store r = {.name = "redis",
-                       .up = f_up,
-                       .ping = f_ping,
-                       .latest = f_latest,
-                       .range = f_range,
-                       .exchanges = f_exchanges,
-                       .impl = &fr};
-        api_store p = r;
+        static const api_store_ops r_ops = {.name = "redis",
+                                            .up = f_up,
+                                            .ping = f_ping,
+                                            .latest = f_latest,
+                                            .range = f_range,
+                                            .exchanges = f_exchanges};
+        static const api_store_ops p_ops = {.name = "postgres",
+                                            .up = f_up,
+                                            .ping = f_ping,
+                                            .latest = f_latest,
+                                            .range = f_range,
+                                            .exchanges = f_exchanges};
+        api_store r = {.ops = &r_ops, .impl = &fr};
+        api_store p = {.ops = &p_ops, .impl = &fp};
         api_names known = {0};
         api_engine e;
         api_latest_map *m = api_latest_map_create();
         json_t *body = NULL;
         int status;
-        p.name = "postgres";
-        p.impl = &fp;
         shape(&fr, nctl > 0 ? ctl[0] : 4, 100.25);
         shape(&fp, nctl > 1 ? ctl[1] : 4, 3050.5);
         api_engine_init(&e, &r, &p, m, 2000, 600000);

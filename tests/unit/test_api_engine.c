@@ -51,14 +51,21 @@ static mf_status f_exchanges(api_store *s, api_names *out) {
     return MF_OK;
 }
 
-static api_store make_store(const char *name, fake *f) {
-    api_store s = {.name = name,
-                   .up = f_up,
-                   .ping = f_ping,
-                   .latest = f_latest,
-                   .range = f_range,
-                   .exchanges = f_exchanges,
-                   .impl = f};
+static const api_store_ops fake_redis_ops = {.name = "redis",
+                                             .up = f_up,
+                                             .ping = f_ping,
+                                             .latest = f_latest,
+                                             .range = f_range,
+                                             .exchanges = f_exchanges};
+static const api_store_ops fake_pg_ops = {.name = "postgres",
+                                          .up = f_up,
+                                          .ping = f_ping,
+                                          .latest = f_latest,
+                                          .range = f_range,
+                                          .exchanges = f_exchanges};
+
+static api_store make_store(const api_store_ops *ops, fake *f) {
+    api_store s = {.ops = ops, .impl = f};
     return s;
 }
 
@@ -82,8 +89,8 @@ static void setup(world *w) {
     w->fr.up = w->fp.up = 1;
     api_agg_init(&w->fr.data);
     api_agg_init(&w->fp.data);
-    w->r = make_store("redis", &w->fr);
-    w->p = make_store("postgres", &w->fp);
+    w->r = make_store(&fake_redis_ops, &w->fr);
+    w->p = make_store(&fake_pg_ops, &w->fp);
     w->m = api_latest_map_create();
     api_engine_init(&w->e, &w->r, &w->p, w->m, 2000, 600000);
     api_names_add(&known, "exchange1");
