@@ -8,6 +8,10 @@ source "$(dirname "$0")/lib.sh"
 CAT="$BUILD_DIR/tests/tools/mf-cat"
 [[ -x $CAT ]] || mf_fail "mf-cat not built at $CAT"
 
+# This tests the helper itself, on subjects and a prefix (mf-alt) outside the bus contract:
+# a nats-server without the role permissions (security.sh tests those).
+export MF_NATS_AUTH=0
+
 # 1. A client started while the server is away connects once it appears.
 mf_start_nats
 mf_stop_nats
