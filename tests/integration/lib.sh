@@ -551,11 +551,16 @@ mf_feeds() {
     export MARKETFLOW_EXCHANGES_TEST=$list
 }
 
-# mf_setup_api: a free port for the API. Exports MF_API_PORT, MARKETFLOW_API_PORT, MF_API_URL.
+# mf_setup_api: a free port for the API and the bearer token of POST /mode. Exports
+# MF_API_PORT, MARKETFLOW_API_PORT, MF_API_URL, MF_API_MODE_TOKEN and
+# MARKETFLOW_API_MODE_TOKEN.
 mf_setup_api() {
+    mf_secrets
     MF_API_PORT=$(mf_free_port)
     export MF_API_PORT MARKETFLOW_API_PORT=$MF_API_PORT
     export MF_API_URL="http://127.0.0.1:$MF_API_PORT"
+    MF_API_MODE_TOKEN=$(cat "$MF_SECRETS/api-mode-token")
+    export MF_API_MODE_TOKEN MARKETFLOW_API_MODE_TOKEN=$MF_API_MODE_TOKEN
 }
 
 # Clears inherited MARKETFLOW_* and sets test defaults: every server address "down" (port 1)
@@ -662,6 +667,7 @@ _mf_service_role() {
 # users of every role (the generated nats-users.conf, included from the secrets directory).
 _mf_nats_conf() {
     local conf=$MF_SECRETS/nats-server.conf
+    umask 077 # runs in $(...): the mask stays there
     {
         printf 'listen: "127.0.0.1:%s"\nhttp: "127.0.0.1:%s"\n' "$MF_NATS_PORT" \
             "$MF_NATS_MONITOR_PORT"
@@ -734,7 +740,8 @@ mf_restart_nats() {
 # The password is in a configuration file (0600), not on the command line.
 _mf_redis_launch() {
     mkdir -p "$MF_TMP/redis"
-    printf 'requirepass %s\n' "$(cat "$MF_SECRETS/redis-password")" >"$MF_SECRETS/redis.conf"
+    (umask 077 && printf 'requirepass %s\n' "$(cat "$MF_SECRETS/redis-password")" \
+        >"$MF_SECRETS/redis.conf")
     _mf_spawn redis-server TERM server redis-server "$MF_SECRETS/redis.conf" \
         --port "$MF_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$MF_TMP/redis" --daemonize no
