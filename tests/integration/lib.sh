@@ -884,7 +884,7 @@ mf_start_postgres() {
     export MARKETFLOW_POSTGRES_PASSWORD_FILE=$MF_SECRETS/postgres-password
     # The password goes through stdin, not argv.
     printf "CREATE ROLE marketflow LOGIN PASSWORD '%s';\nCREATE DATABASE marketflow OWNER marketflow;\n" \
-        "$(cat "$MF_SECRETS/postgres-password")" | MF_PSQL_USER=postgres MF_PSQL_DB=postgres mf_psql ||
+        "$(cat "$MF_SECRETS/postgres-password")" | MF_PSQL_USER=postgres MF_PSQL_DB=postgres mf_psql -f - ||
         mf_fail "could not create role and database marketflow"
 }
 
