@@ -26,7 +26,8 @@
 # Credentials are on by default, as in every deployment (docs/design.md section 15): the first
 # server started generates them with deploy/mf-credentials into $MF_TMP/secrets (MF_SECRETS,
 # 0700). nats-server gets one user per role with its permissions
-# (deploy/k8s/base/nats-users.conf) plus the test-only role "feeder" (may publish ticks only);
+# (deploy/k8s/base/nats-users.conf) plus the test-only roles "feeder" (may publish ticks only)
+# and "bench" (bench_e2e's raw measurement on its own subjects e2eraw.>);
 # Redis a requirepass; PostgreSQL scram-sha-256 for the superuser postgres and the role
 # marketflow (owner of the database marketflow). mf_start_bg gives a marketflow-collector,
 # -aggregator, -persister or -api it starts the NATS user of its role; every other command
@@ -613,12 +614,12 @@ _mf_tcp_open() {
 
 # ---- credentials ---------------------------------------------------------------------------
 
-# mf_secrets: generates the test's credentials once (deploy/mf-credentials --feeder) into
+# mf_secrets: generates the test's credentials once (deploy/mf-credentials --test-roles) into
 # $MF_TMP/secrets and exports MF_SECRETS, PGPASSFILE and REDISCLI_AUTH. Called by every
 # mf_start_* server.
 mf_secrets() {
     if [[ -z ${MF_SECRETS:-} ]]; then
-        "$SOURCE_DIR/deploy/mf-credentials" "$MF_TMP/secrets" --feeder ||
+        "$SOURCE_DIR/deploy/mf-credentials" "$MF_TMP/secrets" --test-roles ||
             mf_fail "deploy/mf-credentials failed"
         export MF_SECRETS=$MF_TMP/secrets
     fi
