@@ -76,7 +76,7 @@ bench_jetstream() { # K
     local k=$1 t0 t1 st
     mf_start_nats
     # Preload (mf-cat creates the streams), then start the instances.
-    "$MFCAT" pub-ticks <"$MF_TMP/ticks.jsonl" >"$MF_TMP/pub.out" 2>&1 || mf_fail "pub-ticks: $(tail -3 "$MF_TMP/pub.out")"
+    mf_as feeder "$MFCAT" pub-ticks <"$MF_TMP/ticks.jsonl" >"$MF_TMP/pub.out" 2>&1 || mf_fail "pub-ticks: $(tail -3 "$MF_TMP/pub.out")"
     if [[ $k == 1 && -x ${BENCH_RAW:=$BUILD_DIR/services/aggregator/bench_aggregator} ]]; then
         "$BENCH_RAW" 2>/dev/null | sed 's/^/jetstream baseline (bare pull+ack, same stream) /'
     fi
@@ -103,7 +103,7 @@ bench_core() { # K
     for p in "${PORTS[@]}"; do mf_wait_for 20 curl -fsS "http://127.0.0.1:$p/metrics"; done
     sleep 0.5
     t0=$(agg_now_ms)
-    "$MFCAT" pub-ticks --core <"$MF_TMP/ticks.jsonl" >/dev/null 2>&1
+    mf_as feeder "$MFCAT" pub-ticks --core <"$MF_TMP/ticks.jsonl" >/dev/null 2>&1
     last=-1 stable=0 t1=$t0
     while ((stable < 10)); do
         cur=$(ticks_in_total)
@@ -134,7 +134,7 @@ for ex in ("exchange1", "exchange2", "exchange3"):
               % (ex, s, 100 + i + len(s) / 7, ts, ts))
 PY
     done
-    "$MFCAT" pub-ticks <"$MF_TMP/rss.jsonl" >"$MF_TMP/pub.out" 2>&1 || mf_fail "pub-ticks: $(tail -3 "$MF_TMP/pub.out")"
+    mf_as feeder "$MFCAT" pub-ticks <"$MF_TMP/rss.jsonl" >"$MF_TMP/pub.out" 2>&1 || mf_fail "pub-ticks: $(tail -3 "$MF_TMP/pub.out")"
     sleep "${AGG_RSS_DELAY:-0}" # e.g. 6: every bucket is due on arrival (corrections)
     start_instances 1 jetstream
     mf_wait_for 60 agg_consumer_idle

@@ -219,8 +219,9 @@ say "# e2e bench $(date -u +%FT%TZ) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/
 
 # ---- 1. raw limit ---------------------------------------------------------------------------
 mf_start_nats
-say "$("$BENCH" raw-core 4 2>>"$MF_TMP/bench.err")"
-say "$("$BENCH" raw-js 8 2>>"$MF_TMP/bench.err")"
+# As the NATS user "bench", the only one allowed the raw subjects and stream (lib.sh).
+say "$(mf_as bench "$BENCH" raw-core 4 2>>"$MF_TMP/bench.err")"
+say "$(mf_as bench "$BENCH" raw-js 8 2>>"$MF_TMP/bench.err")"
 RAW_CORE=$(awk '/^raw_core/ {for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/) print substr($i, 12)}' "$OUT")
 RAW_JS_FLOOD=$(awk '/^raw_js/ {for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/) print substr($i, 12)}' "$OUT")
 # The bare JetStream pair under the pipeline's own criterion: paced at rising rates, sustained
@@ -228,7 +229,7 @@ RAW_JS_FLOOD=$(awk '/^raw_js/ {for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/
 # (Flooded, the publisher starves the consumer: consumed/s then says little about capacity.)
 RAW_JS=0
 for r in $RAW_JS_RATES; do
-    line=$("$BENCH" raw-js 5 "$r" 2>>"$MF_TMP/bench.err")
+    line=$(mf_as bench "$BENCH" raw-js 5 "$r" 2>>"$MF_TMP/bench.err")
     ok=$(awk -v r="$r" '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
         END {print (v["stored_per_s"] >= r * 0.95 && v["consumed_per_s"] >= r * 0.95 &&
                     v["backlog_at_end"] <= r / 2) ? "yes" : "no"}' <<<"$line")

@@ -44,7 +44,7 @@ agg_consumer_idle() {
 agg_pub_ticks() {
     local f=$1
     shift
-    "$MFCAT" pub-ticks "$@" <"$f" || mf_fail "mf-cat pub-ticks $f failed"
+    mf_as feeder "$MFCAT" pub-ticks "$@" <"$f" || mf_fail "mf-cat pub-ticks $f failed"
 }
 
 # agg_stop_all NAME...: SIGTERM, and each must exit 0.

@@ -31,7 +31,7 @@ python3 "$ORACLE" gen-ticks --seed 12 --count 3000 --from-ms "$from" --to-ms "$t
 agg_pub_ticks "$MF_TMP/inorder.jsonl"
 agg_pub_ticks "$MF_TMP/shuffled.jsonl"
 agg_pub_ticks "$MF_TMP/dups.jsonl"
-"$MFCAT" pub marketflow.ticks.exchange1.BTCUSDT 'not a tick' --js >/dev/null ||
+mf_as feeder "$MFCAT" pub marketflow.ticks.exchange1.BTCUSDT 'not a tick' --js >/dev/null ||
     mf_fail "publishing a bad payload failed"
 old=$((now - 2 * 3600 * 1000))
 echo "{\"exchange\":\"exchange3\",\"symbol\":\"BTCUSDT\",\"price\":1.5,\"ts\":$old,\"recv_ts\":$old}" \

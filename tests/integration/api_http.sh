@@ -99,7 +99,8 @@ expect 200 GET /prices/latest/Exchange1/DOGEUSDT
 $ORACLE latest "$TICKS" "$BODY" exchange1 DOGEUSDT "$T0" || mf_fail "latest ex: $BODY"
 BUS_TS=$(($(date +%s%3N) + 500))
 $ORACLE pub "$MF_NATS_URL" marketflow.latest.exchange2.BTCUSDT \
-    "{\"exchange\":\"exchange2\",\"symbol\":\"BTCUSDT\",\"price\":123.25,\"ts\":$BUS_TS,\"recv_ts\":$BUS_TS}"
+    "{\"exchange\":\"exchange2\",\"symbol\":\"BTCUSDT\",\"price\":123.25,\"ts\":$BUS_TS,\"recv_ts\":$BUS_TS}" \
+    aggregator
 mf_wait_for 5 bash -c "curl -fsS '$MF_API_URL/prices/latest/BTCUSDT' | grep -q '\"source\":\"bus\"'"
 expect 200 GET /prices/latest/BTCUSDT
 [[ $(field .price) == 123.25 && $(field .timestamp) == "$BUS_TS" && $(field .exchange) == exchange2 ]] ||
@@ -140,10 +141,11 @@ done
 # ---- mode ---------------------------------------------------------------------------------
 expect 200 GET /mode
 [[ $(field .mode) == test ]] || mf_fail "default mode: $BODY"
-expect 200 POST /mode/live
+AUTH=(-H "Authorization: Bearer $MF_API_MODE_TOKEN") # the fixture's token (mf_setup_api)
+expect 200 POST /mode/live "${AUTH[@]}"
 [[ $(field .mode) == live && $(field .previous) == test && $(field .changed) == true ]] ||
     mf_fail "switch: $BODY"
-expect 200 POST /mode/live
+expect 200 POST /mode/live "${AUTH[@]}"
 [[ $(field .changed) == false && $(field .previous) == live ]] || mf_fail "idempotent: $BODY"
 mf_wait_for 5 bash -c "curl -fsS '$MF_API_URL/mode' | grep -q '\"mode\":\"live\"'"
 mf_pass "mode switch and idempotency"

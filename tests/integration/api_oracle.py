@@ -7,7 +7,7 @@
   latest TICKS ANSWER_JSON EXCHANGE SYMBOL MAX_TS
   ticks GENLOG...                 the ticks of marketflow-generator line logs as JSON lines
                                   (oracle.py's parser; one per Nats-Msg-Id, as JetStream keeps)
-  pub URL SUBJECT PAYLOAD         one core NATS publish
+  pub URL SUBJECT PAYLOAD [ROLE]  one core NATS publish (as the NATS user ROLE)
   status-loop URL PREFIX          fake collector/aggregator/persister heartbeats every 1 s
 
 The oracle knows nothing of the service code: sums are math.fsum over the raw prices,
@@ -189,11 +189,22 @@ def genlog_ticks(paths):
         print(json.dumps(t))
 
 
-def nats_conn(url):
+def nats_conn(url, role=None):
+    """A plain-protocol NATS connection. With credentials in the environment (the test
+    fixture's), as the NATS user ROLE (password in $MF_SECRETS/nats-password-ROLE), else as
+    MARKETFLOW_NATS_USER."""
     host, port = url.replace("nats://", "").split(":")
     s = socket.create_connection((host, int(port)), timeout=5)
     s.recv(4096)  # INFO
-    s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
+    hello = {"verbose": False, "pedantic": False}
+    secrets = os.environ.get("MF_SECRETS")
+    if role and secrets and os.environ.get("MARKETFLOW_NATS_USER"):
+        with open(os.path.join(secrets, "nats-password-" + role)) as f:
+            hello.update(user=role, **{"pass": f.read().strip()})
+    elif os.environ.get("MARKETFLOW_NATS_USER"):
+        hello.update(user=os.environ["MARKETFLOW_NATS_USER"],
+                     **{"pass": os.environ.get("MARKETFLOW_NATS_PASSWORD", "")})
+    s.sendall(b"CONNECT " + json.dumps(hello).encode() + b"\r\n")
     return s
 
 
@@ -202,8 +213,8 @@ def nats_pub(s, subject, payload):
     s.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(data), data))
 
 
-def pub(url, subject, payload):
-    s = nats_conn(url)
+def pub(url, subject, payload, role=None):
+    s = nats_conn(url, role)
     nats_pub(s, subject, payload)
     s.sendall(b"PING\r\n")
     s.recv(4096)
@@ -211,14 +222,15 @@ def pub(url, subject, payload):
 
 
 def status_loop(url, prefix):
-    s = nats_conn(url)
+    # Each fake heartbeat comes from its own service's NATS user, as the real ones do.
+    conns = {svc: nats_conn(url, svc) for svc in ("collector", "aggregator", "persister")}
     while True:
-        for svc in ("collector", "aggregator", "persister"):
+        for svc, s in conns.items():
             st = {"service": svc, "instance": "fake-" + svc, "state": "running",
                   "ts": int(time.time() * 1000), "interval_ms": 2000, "mode": "test"}
             nats_pub(s, "%s.status.%s.fake-%s" % (prefix, svc, svc), json.dumps(st))
-        s.sendall(b"PING\r\n")
-        s.recv(4096)
+            s.sendall(b"PING\r\n")
+            s.recv(4096)
         time.sleep(1)
 
 

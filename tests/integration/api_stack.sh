@@ -54,13 +54,13 @@ collector_mode() {
 }
 mf_api_req /mode
 [[ $(jq -r .mode <<<"$BODY") == test ]] || mf_fail "mode: $BODY"
-BODY=$(curl -sS -X POST "$MF_API_URL/mode/live")
+BODY=$(curl -sS -X POST -H "Authorization: Bearer $MF_API_MODE_TOKEN" "$MF_API_URL/mode/live")
 jq -e '.mode == "live" and .previous == "test" and .changed' <<<"$BODY" >/dev/null ||
     mf_fail "POST /mode/live: $BODY"
 mf_wait_for 15 collector_mode live
-BODY=$(curl -sS -X POST "$MF_API_URL/mode/live")
+BODY=$(curl -sS -X POST -H "Authorization: Bearer $MF_API_MODE_TOKEN" "$MF_API_URL/mode/live")
 jq -e '.changed == false' <<<"$BODY" >/dev/null || mf_fail "idempotent: $BODY"
-BODY=$(curl -sS -X POST "$MF_API_URL/mode/test")
+BODY=$(curl -sS -X POST -H "Authorization: Bearer $MF_API_MODE_TOKEN" "$MF_API_URL/mode/test")
 jq -e '.changed and .previous == "live"' <<<"$BODY" >/dev/null || mf_fail "back: $BODY"
 mf_wait_for 15 collector_mode test
 mf_pass "mode switch observed at the collectors"

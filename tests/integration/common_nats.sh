@@ -8,6 +8,10 @@ source "$(dirname "$0")/lib.sh"
 CAT="$BUILD_DIR/tests/tools/mf-cat"
 [[ -x $CAT ]] || mf_fail "mf-cat not built at $CAT"
 
+# This tests the helper itself, on subjects and a prefix (mf-alt) outside the bus contract:
+# a nats-server without the role permissions (security.sh tests those).
+export MF_NATS_AUTH=0
+
 # 1. A client started while the server is away connects once it appears.
 mf_start_nats
 mf_stop_nats
@@ -25,8 +29,10 @@ mf_wait_exit sub 10
 grep -qx world "$MF_TMP/sub.log" || mf_fail "subscriber did not receive the message"
 
 # 2. Streams are created (and re-created idempotently) with the contract's settings.
-"$CAT" pub marketflow.control.mode '{"mode":"live","at":1,"by":"test"}' --js
-"$CAT" pub marketflow.control.mode '{"mode":"test","at":2,"by":"test"}' --js
+# (pub-lines creates all three streams; pub only the one of its subject.)
+printf '%s\n' 'marketflow.control.mode {"mode":"live","at":1,"by":"test"}' \
+    'marketflow.control.mode {"mode":"test","at":2,"by":"test"}' \
+    'marketflow.control.mode {"mode":"live","at":3,"by":"test"}' | "$CAT" pub-lines --js
 "$CAT" pub marketflow.control.mode '{"mode":"live","at":3,"by":"test"}' --js
 jsz=$(curl -fsS "$MF_NATS_MONITOR_URL/jsz?streams=true&config=true")
 cfg() { jq -r --arg s "$1" ".account_details[].stream_detail[] | select(.name==\$s) | $2" \

@@ -19,13 +19,18 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # Enough to drive the JetStream API ($JS.API.*) without a NATS client tool.
 nats_req() {
     python3 - "$@" <<'PY'
-import socket, sys
+import json, os, socket, sys
 port, subject, payload = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
 s = socket.create_connection(("127.0.0.1", port), timeout=5)
 f = s.makefile("rb")
 f.readline()  # INFO
 inbox = "_INBOX.selftest"
-s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n'
+# As the NATS user the fixture gives tools (the operator), when there is one.
+auth = {"verbose": False, "pedantic": False}
+if os.environ.get("MARKETFLOW_NATS_USER"):
+    auth.update(user=os.environ["MARKETFLOW_NATS_USER"],
+                **{"pass": os.environ.get("MARKETFLOW_NATS_PASSWORD", "")})
+s.sendall(b"CONNECT " + json.dumps(auth).encode() + b"\r\n"
           + f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode()
           + payload + b"\r\n")
 while True:
@@ -91,20 +96,21 @@ check_servers() {
 
 check_restarts() {
     local out
-    # NATS: a file-backed stream and its messages survive a restart.
+    # NATS: a file-backed stream and its messages survive a restart. The control stream and
+    # subject, which the fixture's default NATS user (operator) may create and publish.
     # shellcheck disable=SC2016 # the $JS.API subjects are literal
-    out=$(nats_req "$MF_NATS_PORT" '$JS.API.STREAM.CREATE.SELFTEST' \
-        '{"name":"SELFTEST","subjects":["selftest.>"],"storage":"file"}')
-    [[ $(jq -r '.config.name' <<<"$out") == SELFTEST ]] || mf_fail "stream create: $out"
+    out=$(nats_req "$MF_NATS_PORT" '$JS.API.STREAM.CREATE.MARKETFLOW_CONTROL' \
+        '{"name":"MARKETFLOW_CONTROL","subjects":["marketflow.control.>"],"storage":"file"}')
+    [[ $(jq -r '.config.name' <<<"$out") == MARKETFLOW_CONTROL ]] || mf_fail "stream create: $out"
     for i in 1 2 3; do
-        out=$(nats_req "$MF_NATS_PORT" selftest.msg "m$i")
+        out=$(nats_req "$MF_NATS_PORT" marketflow.control.selftest "m$i")
         [[ $(jq -r '.seq' <<<"$out") == "$i" ]] || mf_fail "JetStream publish $i: $out"
     done
     local port=$MF_NATS_PORT
     mf_restart_nats
     [[ $MF_NATS_PORT == "$port" ]] || mf_fail "nats restarted on another port"
     # shellcheck disable=SC2016
-    out=$(nats_req "$MF_NATS_PORT" '$JS.API.STREAM.INFO.SELFTEST' '')
+    out=$(nats_req "$MF_NATS_PORT" '$JS.API.STREAM.INFO.MARKETFLOW_CONTROL' '')
     [[ $(jq -r '.state.messages' <<<"$out") == 3 ]] || mf_fail "stream lost: $out"
     out=$(curl -fsS "$MF_NATS_MONITOR_URL/jsz")
     [[ $(jq -r '.config.store_dir' <<<"$out") == "$MF_TMP/nats"* ]] || mf_fail "jsz: $out"

@@ -23,13 +23,30 @@
 # cleared, so a developer's shell or a running local stack cannot leak into a test; until a
 # server is started its MARKETFLOW_* address points to port 1, where nothing listens.
 #
+# Credentials are on by default, as in every deployment (docs/design.md section 15): the first
+# server started generates them with deploy/mf-credentials into $MF_TMP/secrets (MF_SECRETS,
+# 0700). nats-server gets one user per role with its permissions
+# (deploy/k8s/base/nats-users.conf) plus the test-only roles "feeder" (may publish ticks only)
+# and "bench" (bench_e2e's raw measurement on its own subjects e2eraw.>);
+# Redis a requirepass; PostgreSQL scram-sha-256 for the superuser postgres and the role
+# marketflow (owner of the database marketflow). mf_start_bg gives a marketflow-collector,
+# -aggregator, -persister or -api it starts the NATS user of its role; every other command
+# (mf-cat, curl, python) runs as the NATS user "operator" (reads everything, publishes only the
+# control subject). A test that publishes ticks itself runs its tool as the feeder:
+# `mf_as feeder "$MFCAT" pub-ticks <file`; a test that stands in for a service (publishes
+# rollups or latest prices) runs it as that role: `mf_as aggregator ...`. psql (PGPASSFILE)
+# and redis-cli (REDISCLI_AUTH) find their passwords in the environment.
+#
 # Knobs: MF_KEEP_TMP=1 (keep MF_TMP), MF_LOG_LEVEL (services' log level, default info),
 # MF_STOP_TIMEOUT (s before SIGKILL, default 10), MF_START_TIMEOUT (s for a server to become
-# ready, default 30), MF_LOG_TAIL (lines of each log printed by mf_fail, default 40).
+# ready, default 30), MF_LOG_TAIL (lines of each log printed by mf_fail, default 40),
+# MF_NATS_AUTH=0 before mf_start_nats (a nats-server without authorization, for the tests of
+# the NATS helper itself with other prefixes).
 #
 # Functions (all prefixed mf_): mf_tmpdir mf_free_port mf_start_bg mf_pid mf_running
 # mf_stop_bg mf_kill9 mf_wait_exit mf_exit_code mf_wait_for mf_try_for mf_fail mf_pass
-# mf_on_exit mf_bin mf_feeds mf_setup_api mf_start_nats mf_stop_nats mf_restart_nats
+# mf_on_exit mf_bin mf_feeds mf_setup_api mf_secrets mf_as mf_nats_creds mf_start_nats
+# mf_stop_nats mf_restart_nats
 # mf_start_redis mf_stop_redis mf_restart_redis mf_redis_cli mf_start_postgres
 # mf_stop_postgres mf_restart_postgres mf_psql.
 
@@ -342,7 +359,13 @@ mf_start_bg() {
         mf_fail "mf_start_bg: $name is already running (pid $(mf_pid "$name"))"
     fi
     _mf_reap "$name"
-    _mf_spawn "$name" TERM proc "$@"
+    local -a creds=()
+    local role
+    if role=$(_mf_service_role "$@"); then
+        read -r -a creds <<<"$(mf_nats_creds "$role")"
+        creds=(env "${creds[@]}")
+    fi
+    _mf_spawn "$name" TERM proc "${creds[@]}" "$@"
     _mf_log "started $name (pid $(mf_pid "$name")): $*"
 }
 
@@ -529,11 +552,16 @@ mf_feeds() {
     export MARKETFLOW_EXCHANGES_TEST=$list
 }
 
-# mf_setup_api: a free port for the API. Exports MF_API_PORT, MARKETFLOW_API_PORT, MF_API_URL.
+# mf_setup_api: a free port for the API and the bearer token of POST /mode. Exports
+# MF_API_PORT, MARKETFLOW_API_PORT, MF_API_URL, MF_API_MODE_TOKEN and
+# MARKETFLOW_API_MODE_TOKEN.
 mf_setup_api() {
+    mf_secrets
     MF_API_PORT=$(mf_free_port)
     export MF_API_PORT MARKETFLOW_API_PORT=$MF_API_PORT
     export MF_API_URL="http://127.0.0.1:$MF_API_PORT"
+    MF_API_MODE_TOKEN=$(cat "$MF_SECRETS/api-mode-token")
+    export MF_API_MODE_TOKEN MARKETFLOW_API_MODE_TOKEN=$MF_API_MODE_TOKEN
 }
 
 # Clears inherited MARKETFLOW_* and sets test defaults: every server address "down" (port 1)
@@ -584,12 +612,79 @@ _mf_tcp_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# ---- credentials ---------------------------------------------------------------------------
+
+# mf_secrets: generates the test's credentials once (deploy/mf-credentials --test-roles) into
+# $MF_TMP/secrets and exports MF_SECRETS, PGPASSFILE and REDISCLI_AUTH. Called by every
+# mf_start_* server.
+mf_secrets() {
+    if [[ -z ${MF_SECRETS:-} ]]; then
+        "$SOURCE_DIR/deploy/mf-credentials" "$MF_TMP/secrets" --test-roles ||
+            mf_fail "deploy/mf-credentials failed"
+        export MF_SECRETS=$MF_TMP/secrets
+    fi
+    export PGPASSFILE=$MF_SECRETS/pgpass
+    REDISCLI_AUTH=$(cat "$MF_SECRETS/redis-password")
+    export REDISCLI_AUTH
+}
+
+# mf_nats_creds ROLE: prints "MARKETFLOW_NATS_USER=ROLE MARKETFLOW_NATS_PASSWORD=..." for
+# `env`, or nothing when the test's nats-server runs without authorization.
+mf_nats_creds() {
+    [[ ${_MF_NATS_AUTH:-0} == 1 ]] || return 0
+    [[ -r $MF_SECRETS/nats-password-$1 ]] || mf_fail "mf_nats_creds: no NATS role '$1'"
+    printf 'MARKETFLOW_NATS_USER=%s MARKETFLOW_NATS_PASSWORD=%s\n' "$1" \
+        "$(cat "$MF_SECRETS/nats-password-$1")"
+}
+
+# mf_as ROLE cmd...: runs cmd (in the foreground) as the NATS user ROLE.
+mf_as() {
+    local role=$1 creds
+    shift
+    creds=$(mf_nats_creds "$role")
+    # shellcheck disable=SC2086 # two NAME=hex words
+    env $creds "$@"
+}
+
+# The NATS role of a command line that runs a marketflow service, if any (found by the
+# basename of its arguments, so `env X=1 $(mf_bin api)` counts). The generator has none.
+_mf_service_role() {
+    local a
+    [[ ${_MF_NATS_AUTH:-0} == 1 ]] || return 1
+    for a in "$@"; do
+        case "${a##*/}" in
+            marketflow-collector | marketflow-aggregator | marketflow-persister | marketflow-api)
+                printf '%s\n' "${a##*/marketflow-}"
+                return 0
+                ;;
+        esac
+    done
+    return 1
+}
+
 # ---- NATS ----------------------------------------------------------------------------------
 
+# The server's configuration: address, ports, JetStream store and, unless MF_NATS_AUTH=0, the
+# users of every role (the generated nats-users.conf, included from the secrets directory).
+_mf_nats_conf() {
+    local conf=$MF_SECRETS/nats-server.conf
+    umask 077 # runs in $(...): the mask stays there
+    {
+        printf 'listen: "127.0.0.1:%s"\nhttp: "127.0.0.1:%s"\n' "$MF_NATS_PORT" \
+            "$MF_NATS_MONITOR_PORT"
+        printf 'jetstream { store_dir: "%s" }\n' "$MF_TMP/nats"
+        if [[ $_MF_NATS_AUTH == 1 ]]; then
+            printf 'include "nats-users.conf"\n'
+        fi
+    } >"$conf"
+    printf '%s\n' "$conf"
+}
+
 _mf_nats_launch() {
+    local conf
     mkdir -p "$MF_TMP/nats"
-    _mf_spawn nats-server TERM server nats-server -a 127.0.0.1 -p "$MF_NATS_PORT" \
-        -m "$MF_NATS_MONITOR_PORT" -js -sd "$MF_TMP/nats"
+    conf=$(_mf_nats_conf)
+    _mf_spawn nats-server TERM server nats-server -c "$conf"
 }
 
 _mf_nats_ready() {
@@ -604,10 +699,20 @@ _mf_nats_export() {
 }
 
 # mf_start_nats: nats-server with JetStream (store $MF_TMP/nats) on a free port, monitoring on
-# another. Exports MF_NATS_PORT, MF_NATS_URL, MARKETFLOW_NATS_URL, MF_NATS_MONITOR_PORT and
-# MF_NATS_MONITOR_URL.
+# another, the users of every role (unless MF_NATS_AUTH=0). Exports MF_NATS_PORT, MF_NATS_URL,
+# MARKETFLOW_NATS_URL, MF_NATS_MONITOR_PORT, MF_NATS_MONITOR_URL and the operator's
+# MARKETFLOW_NATS_USER / MARKETFLOW_NATS_PASSWORD.
 mf_start_nats() {
     local attempt rc
+    mf_secrets
+    _MF_NATS_AUTH=1
+    [[ ${MF_NATS_AUTH:-1} == 0 ]] && _MF_NATS_AUTH=0
+    # Tools started by the test (mf-cat, scripts) are the operator unless told otherwise.
+    if [[ $_MF_NATS_AUTH == 1 ]]; then
+        export MARKETFLOW_NATS_USER=operator
+        MARKETFLOW_NATS_PASSWORD=$(cat "$MF_SECRETS/nats-password-operator")
+        export MARKETFLOW_NATS_PASSWORD
+    fi
     for attempt in 1 2 3; do
         MF_NATS_PORT=$(mf_free_port)
         MF_NATS_MONITOR_PORT=$(mf_free_port)
@@ -633,25 +738,33 @@ mf_restart_nats() {
 
 # ---- Redis ---------------------------------------------------------------------------------
 
+# The password is in a configuration file (0600), not on the command line.
 _mf_redis_launch() {
     mkdir -p "$MF_TMP/redis"
-    _mf_spawn redis-server TERM server redis-server --port "$MF_REDIS_PORT" --bind 127.0.0.1 \
-        --save '' --appendonly no --dir "$MF_TMP/redis" --daemonize no
+    (umask 077 && printf 'requirepass %s\n' "$(cat "$MF_SECRETS/redis-password")" \
+        >"$MF_SECRETS/redis.conf")
+    _mf_spawn redis-server TERM server redis-server "$MF_SECRETS/redis.conf" \
+        --port "$MF_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$MF_TMP/redis" --daemonize no
 }
 
 _mf_redis_ready() {
     [[ $(redis-cli -h 127.0.0.1 -p "$MF_REDIS_PORT" PING 2>/dev/null) == PONG ]]
 }
 
-# mf_redis_cli ARGS...: redis-cli against the test's Redis.
+# mf_redis_cli ARGS...: redis-cli against the test's Redis (REDISCLI_AUTH holds the password).
 mf_redis_cli() {
     redis-cli -h 127.0.0.1 -p "$MF_REDIS_PORT" "$@"
 }
 
-# mf_start_redis: redis-server without persistence on a free port. Exports MF_REDIS_PORT,
-# MARKETFLOW_REDIS_HOST, MARKETFLOW_REDIS_PORT.
+# mf_start_redis: redis-server without persistence, requiring the generated password, on a
+# free port. Exports MF_REDIS_PORT, MARKETFLOW_REDIS_HOST, MARKETFLOW_REDIS_PORT,
+# MARKETFLOW_REDIS_PASSWORD and REDISCLI_AUTH.
 mf_start_redis() {
     local attempt rc
+    mf_secrets
+    MARKETFLOW_REDIS_PASSWORD=$REDISCLI_AUTH
+    export MARKETFLOW_REDIS_PASSWORD
     for attempt in 1 2 3; do
         MF_REDIS_PORT=$(mf_free_port)
         export MF_REDIS_PORT MARKETFLOW_REDIS_HOST=127.0.0.1 MARKETFLOW_REDIS_PORT=$MF_REDIS_PORT
@@ -726,16 +839,20 @@ _mf_pg_ready() {
     "$_MF_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$MF_PG_PORT" -U postgres -d postgres
 }
 
-# mf_psql ARGS...: psql on the test's database marketflow (-XAtq, ON_ERROR_STOP).
+# mf_psql ARGS...: psql on the test's database marketflow (-XAtq, ON_ERROR_STOP) as its owner
+# marketflow, the services' role (MF_PSQL_USER=postgres for the superuser); the password
+# comes from PGPASSFILE.
 mf_psql() {
-    "$_MF_PSQL" -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$MF_PG_PORT" -U postgres \
-        -d "${MF_PSQL_DB:-marketflow}" "$@"
+    "$_MF_PSQL" -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$MF_PG_PORT" \
+        -U "${MF_PSQL_USER:-marketflow}" -d "${MF_PSQL_DB:-marketflow}" "$@"
 }
 
-# mf_start_postgres: a throwaway cluster in $MF_TMP/pg/data (trust auth, no fsync) on a free
-# port, with database marketflow. Exports MF_PG_PORT, MF_PG_DATA, MF_PG_URL and
-# MARKETFLOW_POSTGRES_{HOST,PORT,USER,DBNAME}.
+# mf_start_postgres: a throwaway cluster in $MF_TMP/pg/data (scram-sha-256 for every
+# connection, no fsync) on a free port, with database marketflow owned by role marketflow.
+# Exports MF_PG_PORT, MF_PG_DATA, MF_PG_URL (no password: PGPASSFILE has it) and
+# MARKETFLOW_POSTGRES_{HOST,PORT,USER,PASSWORD_FILE,DBNAME}.
 mf_start_postgres() {
+    mf_secrets
     _MF_PG_BIN=$(_mf_pg_bindir) || mf_fail "PostgreSQL server binaries not found (initdb)"
     _MF_PSQL="$_MF_PG_BIN/psql"
     [[ -x $_MF_PSQL ]] || _MF_PSQL=psql
@@ -743,10 +860,15 @@ mf_start_postgres() {
     MF_PG_DATA="$MF_TMP/pg/data"
     mkdir -p "$MF_TMP/pg"
     [[ $EUID -eq 0 ]] && chown postgres: "$MF_TMP/pg"
-    if ! "${_MF_PG_AS[@]}" "$_MF_PG_BIN/initdb" -D "$MF_PG_DATA" -A trust -U postgres \
-        --no-sync -E UTF8 --locale=C >"$MF_TMP/initdb.log" 2>&1; then
+    # initdb runs as the postgres user, which cannot read MF_SECRETS: a copy, removed after.
+    install -m 600 "$MF_SECRETS/postgres-superuser-password" "$MF_TMP/pg/pwfile"
+    [[ $EUID -eq 0 ]] && chown postgres: "$MF_TMP/pg/pwfile"
+    if ! "${_MF_PG_AS[@]}" "$_MF_PG_BIN/initdb" -D "$MF_PG_DATA" --auth=scram-sha-256 \
+        -U postgres --pwfile="$MF_TMP/pg/pwfile" --no-sync -E UTF8 --locale=C \
+        >"$MF_TMP/initdb.log" 2>&1; then
         mf_fail "initdb failed (is $MF_TMP reachable by the postgres user?)"
     fi
+    rm -f "$MF_TMP/pg/pwfile"
     local attempt rc
     for attempt in 1 2 3; do
         MF_PG_PORT=$(mf_free_port)
@@ -757,11 +879,14 @@ mf_start_postgres() {
     done
     [[ $rc -eq 0 ]] || mf_fail "postgres did not start"
     export MF_PG_PORT MF_PG_DATA
-    export MF_PG_URL="postgresql://postgres@127.0.0.1:$MF_PG_PORT/marketflow"
+    export MF_PG_URL="postgresql://marketflow@127.0.0.1:$MF_PG_PORT/marketflow"
     export MARKETFLOW_POSTGRES_HOST=127.0.0.1 MARKETFLOW_POSTGRES_PORT=$MF_PG_PORT
-    export MARKETFLOW_POSTGRES_USER=postgres MARKETFLOW_POSTGRES_DBNAME=marketflow
-    MF_PSQL_DB=postgres mf_psql -c 'CREATE DATABASE marketflow' ||
-        mf_fail "could not create database marketflow"
+    export MARKETFLOW_POSTGRES_USER=marketflow MARKETFLOW_POSTGRES_DBNAME=marketflow
+    export MARKETFLOW_POSTGRES_PASSWORD_FILE=$MF_SECRETS/postgres-password
+    # The password goes through stdin, not argv.
+    printf "CREATE ROLE marketflow LOGIN PASSWORD '%s';\nCREATE DATABASE marketflow OWNER marketflow;\n" \
+        "$(cat "$MF_SECRETS/postgres-password")" | MF_PSQL_USER=postgres MF_PSQL_DB=postgres mf_psql -f - ||
+        mf_fail "could not create role and database marketflow"
 }
 
 # mf_stop_postgres: pg_ctl stop -m fast (then the usual signal/KILL fallback).

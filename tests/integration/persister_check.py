@@ -68,6 +68,9 @@ class Resp:
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", int(port)))
         self.f = self.s.makefile("rb")
+        # The password redis-cli uses too (the test fixture exports it).
+        if os.environ.get("REDISCLI_AUTH"):
+            self.cmd("AUTH", os.environ["REDISCLI_AUTH"])
 
     def cmd(self, *args):
         out = b"*%d\r\n" % len(args)

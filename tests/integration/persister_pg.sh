@@ -24,7 +24,7 @@ mf_wait_for 30 mf_psql -c "SELECT 1 FROM schema_migrations WHERE version = 1"
     mf_fail "schema_migrations should hold one row"
 
 python3 "$PARTIALS" gen 7 "$(date +%s%3N)" "$MF_TMP" >/dev/null
-"$MFCAT" pub-lines --js <"$MF_TMP/partials.txt" || mf_fail "publishing partials failed"
+mf_as aggregator "$MFCAT" pub-lines --js <"$MF_TMP/partials.txt" || mf_fail "publishing partials failed"
 
 ROWS_SQL="SELECT exchange, pair_name, (extract(epoch FROM \"timestamp\") * 1000)::bigint,
   average_price, min_price, max_price, tick_count, price_sum, open_price, open_ts, open_id,
@@ -51,7 +51,7 @@ mf_psql -c "SELECT count(*) FROM aggregated_prices
 
 # Replay: a third persister on a NEW durable consumer name would re-read everything; emulate
 # a total redelivery by publishing every line again (no Msg-Id): nothing may change.
-"$MFCAT" pub-lines --js <"$MF_TMP/partials.txt" || mf_fail "republishing failed"
+mf_as aggregator "$MFCAT" pub-lines --js <"$MF_TMP/partials.txt" || mf_fail "republishing failed"
 sleep 3
 mf_wait_for 30 check_rows
 dups=$(mf_psql -c "SELECT count(*) FROM applied_partials")

@@ -25,7 +25,7 @@ mf_wait_for 30 grep -q "rebuild done" "$MF_TMP/rd2.log"
 now=$(date +%s%3N)
 mkdir -p "$MF_TMP/a" "$MF_TMP/b"
 python3 "$PARTIALS" gen 7 "$now" "$MF_TMP/a" >/dev/null
-"$MFCAT" pub-lines --js <"$MF_TMP/a/partials.txt" || mf_fail "publishing partials failed"
+mf_as aggregator "$MFCAT" pub-lines --js <"$MF_TMP/a/partials.txt" || mf_fail "publishing partials failed"
 check_a() { python3 "$PARTIALS" check-redis "$MF_TMP/a" "$MF_REDIS_PORT"; }
 mf_wait_for 30 check_a
 check_a
@@ -40,10 +40,10 @@ distinct=$(grep '"count":[1-9]' "$MF_TMP/a/partials.txt" | grep '"window":"1s"' 
 
 # Latest: moves forward only (core NATS <prefix>.latest.>).
 tick() { printf '{"exchange":"exchange9","symbol":"ETHUSDT","price":%s,"ts":%s,"recv_ts":%s}' "$1" "$2" "$2"; }
-"$MFCAT" pub marketflow.latest.exchange9.ETHUSDT "$(tick 3050.25 $((now + 1000)))"
+mf_as aggregator "$MFCAT" pub marketflow.latest.exchange9.ETHUSDT "$(tick 3050.25 $((now + 1000)))"
 mf_try_for 10 bash -c "[[ \$(redis-cli -p $MF_REDIS_PORT HGET mf:latest:exchange9:ETHUSDT price) == 3050.25 ]]" || { mf_redis_cli HGETALL mf:latest:exchange9:ETHUSDT; mf_fail "latest not written"; }
-"$MFCAT" pub marketflow.latest.exchange9.ETHUSDT "$(tick 1.5 $((now - 5000)))"
-"$MFCAT" pub marketflow.latest.exchange9.ETHUSDT "$(tick 3051.5 $((now + 2000)))"
+mf_as aggregator "$MFCAT" pub marketflow.latest.exchange9.ETHUSDT "$(tick 1.5 $((now - 5000)))"
+mf_as aggregator "$MFCAT" pub marketflow.latest.exchange9.ETHUSDT "$(tick 3051.5 $((now + 2000)))"
 mf_wait_for 10 bash -c "[[ \$(redis-cli -p $MF_REDIS_PORT HGET mf:latest:exchange9:ETHUSDT price) == 3051.5 ]]"
 sleep 1
 [[ $(mf_redis_cli HGET mf:latest:exchange9:ETHUSDT ts) == $((now + 2000)) ]] ||
@@ -51,7 +51,7 @@ sleep 1
 
 # Older than the retention: not cached, and the index holds nothing below the window.
 old=$(((now / 1000 - 700) * 1000))
-"$MFCAT" pub marketflow.rollups.1s.exchange1.SOLUSDT "$(printf '{"exchange":"exchange1","symbol":"SOLUSDT","window":"1s","start":%s,"count":1,"sum":200.5,"min":200.5,"min_ts":%s,"max":200.5,"max_ts":%s,"open":200.5,"open_ts":%s,"close":200.5,"close_ts":%s,"producer":"agg-old","seq":1}' "$old" "$old" "$old" "$old" "$old")" --js
+mf_as aggregator "$MFCAT" pub marketflow.rollups.1s.exchange1.SOLUSDT "$(printf '{"exchange":"exchange1","symbol":"SOLUSDT","window":"1s","start":%s,"count":1,"sum":200.5,"min":200.5,"min_ts":%s,"max":200.5,"max_ts":%s,"open":200.5,"open_ts":%s,"close":200.5,"close_ts":%s,"producer":"agg-old","seq":1}' "$old" "$old" "$old" "$old" "$old")" --js
 sleep 2
 [[ $(mf_redis_cli EXISTS "mf:1s:exchange1:SOLUSDT:$old") == 0 ]] || mf_fail "stale bucket cached"
 below=$(mf_redis_cli ZCOUNT mf:1s:idx:exchange1:BTCUSDT -inf "($((now - 600000))")
@@ -67,7 +67,7 @@ echo "cache complete again $((t1 - t0)) ms after the restart began"
 # Redis down while partials arrive: held, then written when it returns.
 mf_stop_redis
 python3 "$PARTIALS" gen 8 "$(date +%s%3N)" "$MF_TMP/b" --exchanges exchange3,exchange4 >/dev/null
-"$MFCAT" pub-lines --js <"$MF_TMP/b/partials.txt" || mf_fail "publishing partials failed"
+mf_as aggregator "$MFCAT" pub-lines --js <"$MF_TMP/b/partials.txt" || mf_fail "publishing partials failed"
 sleep 8
 mf_restart_redis
 check_b() { python3 "$PARTIALS" check-redis "$MF_TMP/b" "$MF_REDIS_PORT"; }

@@ -329,12 +329,16 @@ function checkNats(label, objs, work, natsServer) {
     const container = sts ? podSpecOf(sts).containers.find((c) => (c.args ?? []).join(" ").includes("nats.conf")) ?? podSpecOf(sts).containers[0] : null;
     const raw = cm.data["nats.conf"];
     const conf = stripNatsComments(raw);
+    // Files it includes are other keys of the same ConfigMap (mounted in the same directory).
+    const included = Object.entries(cm.data).filter(([k]) => k !== "nats.conf");
     const what = `${label}: nats ${cm.metadata.name} (nats-server -t)`;
     check(what, (p) => {
       if (!sts) return p("no StatefulSet mounts this ConfigMap");
       const env = {};
       const defined = new Set((container.env ?? []).map((e) => e.name));
-      for (const v of natsVarRefs(conf)) {
+      const refs = new Set(natsVarRefs(conf));
+      for (const [, text] of included) for (const v of natsVarRefs(stripNatsComments(text))) refs.add(v);
+      for (const v of refs) {
         if (!defined.has(v)) p(`nats.conf references $${v}, which the ${container.name} container does not define`);
         env[v] = v === "SERVER_NAME" ? `${sts.metadata.name}-0` : `validate-${v.toLowerCase()}`;
       }
@@ -342,6 +346,7 @@ function checkNats(label, objs, work, natsServer) {
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, `${cm.metadata.name}.conf`);
       fs.writeFileSync(file, raw);
+      for (const [k, text] of included) fs.writeFileSync(path.join(dir, k), text);
       const r = spawnSync(natsServer, ["-t", "-c", file], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8" });
       if (r.error) p(`cannot run ${natsServer}: ${r.error.message}`);
       else if (r.status !== 0) p(`nats-server -t: ${(r.stderr + r.stdout).trim()}`);
@@ -984,6 +989,10 @@ const MUTATIONS = [
   ["dev", "broken nats.conf", "nats-server -t", (o) => {
     const cm = find(o, "ConfigMap", "nats-config");
     cm.data["nats.conf"] = cm.data["nats.conf"].replace("jetstream {", "jetstream {{");
+  }],
+  ["dev", "NATS user without its password", "MF_NATS_PASSWORD_API, which the nats container does not define", (o) => {
+    const c = podSpecOf(find(o, "StatefulSet", "nats")).containers[0];
+    c.env = c.env.filter((e) => e.name !== "MF_NATS_PASSWORD_API");
   }],
   ["dev", "not one of everything", "dev runs one of everything", (o) => { find(o, "Deployment", "marketflow-api").spec.replicas = 2; }],
   ["prod", "route missing", "routes miss nats://nats-2.nats-headless:6222", (o) => {
