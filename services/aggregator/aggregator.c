@@ -1,5 +1,5 @@
 /* aggregator.c: the aggregator service: ticks in, 1 s / 1 min partial rollups and the conflated
- * latest out (DESIGN sections 4 and 5).
+ * latest out (docs/design.md sections 4 and 5).
  *
  * DESIGN
  *   Threads:

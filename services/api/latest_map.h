@@ -1,5 +1,5 @@
 /* latest_map.h: the newest price per (exchange, symbol), fed by a core NATS subscription to
- * <prefix>.latest.> (DESIGN section 4), so /prices/latest answers from memory, and still
+ * <prefix>.latest.> (docs/design.md section 4), so /prices/latest answers from memory, and still
  * answers while Redis is down.
  *
  * One rwlock: the NATS delivery thread writes, HTTP threads read; prices only move forward

@@ -1,4 +1,4 @@
-/* period.h: the `period` query parameter of the price routes (DESIGN section 7).
+/* period.h: the `period` query parameter of the price routes (docs/design.md section 7).
  *
  * Grammar: a positive decimal integer followed by one unit letter, lower case:
  * s (seconds), m (minutes), h (hours), d (days): "1s", "30s", "5m", "24h", "7d".

@@ -1,4 +1,4 @@
-/* plan.h: which store answers which part of a period (DESIGN section 7).
+/* plan.h: which store answers which part of a period (docs/design.md section 7).
  *
  * Semantics (docs/api.md): the answer covers buckets whose start lies in [from, to).
  *   to   = now - settle, aligned down to the second (the newest second whose 1 s buckets

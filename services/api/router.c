@@ -1,4 +1,4 @@
-/* router.c: the route table of DESIGN section 7. */
+/* router.c: the route table of docs/design.md section 7. */
 #include "router.h"
 
 #include <stdio.h>

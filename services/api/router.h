@@ -1,4 +1,4 @@
-/* router.h: maps (method, path) to a route of DESIGN section 7, or to the HTTP error that
+/* router.h: maps (method, path) to a route of docs/design.md section 7, or to the HTTP error that
  * answers it (404 unknown route, 405 wrong method with the Allow list, 400 malformed symbol
  * or exchange). Whether an exchange is *known* is decided later, against the live set.
  * Pure code, thread-safe. */

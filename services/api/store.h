@@ -1,4 +1,4 @@
-/* store.h: the "price store" port of the api (DESIGN section 9: ports and adapters).
+/* store.h: the "price store" port of the api (docs/design.md section 9: ports and adapters).
  *
  * Two adapters implement it: Redis (store_redis.c: merged 1 s buckets and the latest price)
  * and PostgreSQL (store_pg.c: minute rows of aggregated_prices). Handlers only see this

@@ -1,4 +1,4 @@
-/* lines.h: splits a byte stream into lines (the feed protocol's framing, DESIGN section 3).
+/* lines.h: splits a byte stream into lines (the feed protocol's framing, docs/design.md section 3).
  *
  * Reads go straight into the splitter's buffer (coll_lines_space, then coll_lines_commit),
  * so complete lines are handed out without a copy; they stay valid until the next

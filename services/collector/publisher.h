@@ -1,4 +1,4 @@
-/* publisher.h: puts accepted ticks on the bus (DESIGN section 4); the coll_sink of main.
+/* publisher.h: puts accepted ticks on the bus (docs/design.md section 4); the coll_sink of main.
  *
  * transport=jetstream (jspub.h): workers hand encoded ticks in batches to one publisher
  * thread, which publishes each on <prefix>.ticks.<exchange>.<symbol> with header Nats-Msg-Id =

@@ -50,7 +50,7 @@ typedef struct gen_faults {
  * line in err on an unknown key, a bad number or a probability outside [0, 1]. */
 mf_status gen_faults_parse(const char *spec, gen_faults *out, char *err, size_t errlen);
 
-/* Kinds of malformed line (each is rejected by the collector's rules of DESIGN section 3). */
+/* Kinds of malformed line (each is rejected by the collector's rules of docs/design.md section 3). */
 typedef enum gen_malformed {
     GEN_BAD_TRUNCATED = 0, /* a normal line cut before its closing brace */
     GEN_BAD_NAN,           /* "price":NaN */

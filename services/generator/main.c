@@ -100,7 +100,7 @@ static const mf_cli_flag FLAGS[] = {
 
 static const char USAGE[] =
     "marketflow-generator [--listen LIST] [--rate N] [--seed N] [--count N] [--config FILE]\n"
-    "Simulated exchange feeds (DESIGN section 3): one TCP listener per exchange, one JSON\n"
+    "Simulated exchange feeds (docs/design.md section 3): one TCP listener per exchange, one JSON\n"
     "line per tick, a seeded random walk per exchange, optional fault injection.";
 
 /* The service verbs (mf_service_ops). The generator has no bus: it runs until a signal,

@@ -1,4 +1,4 @@
-/* sink.h: the persister's sink port (DESIGN section 9: ports and adapters).
+/* sink.h: the persister's sink port (docs/design.md section 9: ports and adapters).
  *
  * The core (core.c) consumes rollup partials from the bus, batches them and acks them only
  * after the sink says they are committed. Each storage technology is one adapter behind

@@ -1,4 +1,4 @@
--- 001_init: the minute table of DESIGN section 6 and the idempotency ledger of the persister.
+-- 001_init: the minute table of docs/design.md section 6 and the idempotency ledger of the persister.
 -- Applied by marketflow-persister --sink postgres inside one transaction (no BEGIN/COMMIT here).
 
 CREATE TABLE aggregated_prices (

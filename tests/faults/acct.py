@@ -3,7 +3,7 @@
 
   acct.py watch --logs L1,L2,.. --events EV --out POLLS [--lag-ms 5000] [--interval 1]
       Runs until killed. Every interval: reads the generator line logs incrementally (valid
-      ticks per DESIGN section 3, deduplicated by Nats-Msg-Id: the independent oracle of
+      ticks per docs/design.md section 3, deduplicated by Nats-Msg-Id: the independent oracle of
       tests/integration/oracle.py), reads every row of aggregated_prices (psql) and the
       recent 1 s buckets of Redis, and appends one JSON line to POLLS:
         {"t": ms, "ok": bool, "pg_ok", "rd_ok", "why": first difference,

@@ -1,5 +1,5 @@
 /* libFuzzer target: the feed line parser (the collector's hot path) must never crash, read
- * out of bounds or accept a tick that breaks the rules of DESIGN section 3. */
+ * out of bounds or accept a tick that breaks the rules of docs/design.md section 3. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * routed (services/api/router.c) and, for a price route, answered by the engine
  * (services/api/engine.c: exchange resolution, period parsing, plan, exact merge, JSON) over
  * fake Redis and PostgreSQL stores. Never a crash, never a 500: every answer is one of the
- * statuses of DESIGN section 7 with a JSON body. */
+ * statuses of docs/design.md section 7 with a JSON body. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# common_cli.sh: what every binary promises on its command line (DESIGN section 8), and the
+# common_cli.sh: what every binary promises on its command line (docs/design.md section 8), and the
 # lifecycle the common library gives every NATS service: --help exits 0; a bad flag or a bad
 # value exits 2 with one clear line; --check-config prints the effective configuration with
 # secrets masked; /healthz is 503 until NATS is there and 200 after; a status heartbeat is

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # common_nats.sh: the NATS helper of common/ against a real nats-server, through mf-cat:
 # connect retries until the server comes, streams are created idempotently with the settings
-# of DESIGN section 4, CONTROL keeps one message per subject, Nats-Msg-Id dedupes ticks.
+# of docs/design.md section 4, CONTROL keeps one message per subject, Nats-Msg-Id dedupes ticks.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fake_feed.py: a scripted exchange feed for collector tests (DESIGN section 3 protocol).
+"""fake_feed.py: a scripted exchange feed for collector tests (docs/design.md section 3 protocol).
 
 Listens on 127.0.0.1:PORT and, for every client that connects, sends one of:
   --file F        the lines of F exactly as they are (fixture replay), then stays open

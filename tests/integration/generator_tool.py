@@ -7,7 +7,7 @@
   stall PORT SECONDS
       connect with a tiny receive buffer and never read; close after SECONDS.
   check-lines FILE [--symbols A,B,...] [--extended]
-      every line is a valid feed line (DESIGN section 3), in round-robin symbol order
+      every line is a valid feed line (docs/design.md section 3), in round-robin symbol order
       starting with the first symbol, prices printed in their shortest round-trip form.
   slice A B        B's lines are a contiguous run of A's lines (B connected later).
   log-equals LOG EXCHANGE FILE
@@ -86,7 +86,7 @@ def no_constants(name):
 
 
 def valid_feed_line(line, now_ms=None):
-    """The collector's rules (DESIGN section 3); returns the parsed object or None."""
+    """The collector's rules (docs/design.md section 3); returns the parsed object or None."""
     if len(line.encode()) > 4096:
         return None
     try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""oracle.py: an independent reference for marketflow's windows (DESIGN sections 3-5).
+"""oracle.py: an independent reference for marketflow's windows (docs/design.md sections 3-5).
 
 Reusable by every service's tests (import it, or run it as a command):
 
@@ -58,7 +58,7 @@ def _is_num(v):
 
 
 def parse_feed_line(line, exchange, now_ms=None, max_past_ms=0, max_future_ms=0):
-    """Validates one feed line with the rules of DESIGN section 3.
+    """Validates one feed line with the rules of docs/design.md section 3.
 
     Returns (tick, None) or (None, reason). With now_ms, the timestamp must lie within
     [now - max_past_ms, now + max_future_ms] (a bound of 0 disables that side)."""
@@ -150,7 +150,7 @@ def _order(t):
 
 
 def compute(ticks, windows=("1s", "1m")):
-    """Per (exchange, symbol, window, start): the statistics of DESIGN section 4."""
+    """Per (exchange, symbol, window, start): the statistics of docs/design.md section 4."""
     groups = {}
     for t in ticks:
         for w in windows:

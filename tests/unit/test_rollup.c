@@ -201,7 +201,7 @@ static void test_json_round_trip(void **state) {
     assert_non_null(strstr(s, "\"window\":\"1s\""));
     assert_non_null(strstr(s, "\"sum\":"));
     free(s);
-    /* The plain form of DESIGN section 4 (no *_x fields) is accepted. */
+    /* The plain form of docs/design.md section 4 (no *_x fields) is accepted. */
     s = "{\"exchange\":\"exchange1\",\"symbol\":\"BTCUSDT\",\"window\":\"1m\",\"start\":60000,"
         "\"count\":2,\"sum\":3.5,\"min\":1.5,\"min_ts\":60001,\"max\":2,\"max_ts\":60002,"
         "\"open\":1.5,\"open_ts\":60001,\"close\":2,\"close_ts\":60002,\"volume\":0,"

@@ -1,4 +1,4 @@
-/* Unit tests of tick.c: the feed line parser (DESIGN section 3 rules), the bus tick JSON
+/* Unit tests of tick.c: the feed line parser (docs/design.md section 3 rules), the bus tick JSON
  * round trip with 17-digit prices, message ids and the open/close order. */
 #include <math.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* nats_util.h: one NATS connection per service, with the JetStream context and the streams
- * of the bus contract (DESIGN section 4).
+ * of the bus contract (docs/design.md section 4).
  *
  * Connecting retries forever with capped backoff (250 ms doubling to 5 s) until connected or
  * a stop is requested; afterwards nats.c reconnects by itself without limit. Disconnects,
@@ -43,8 +43,8 @@ int mf_nats_subject(const mf_nats *n, char *buf, size_t size, const char *fmt, .
 typedef enum mf_stream { MF_STREAM_TICKS, MF_STREAM_ROLLUPS, MF_STREAM_CONTROL } mf_stream;
 int mf_nats_stream_name(const mf_nats *n, mf_stream s, char *buf, size_t size);
 
-/* Creates or updates the stream with the settings of DESIGN section 4 (idempotent, safe when
- * several services do it at once). Needs JetStream. */
+/* Creates or updates the stream with the settings of docs/design.md section 4 (idempotent, safe
+ * when several services do it at once). Needs JetStream. */
 mf_status mf_nats_ensure_stream(mf_nats *n, mf_stream s);
 
 /* Reads the last message kept on `subject` in `stream` (the CONTROL mode, for instance).

@@ -1,7 +1,8 @@
 /* tick.h: the normalised tick, the feed line parser and the tick JSON of the bus.
  *
- * Feed line (DESIGN section 3): {"symbol":"BTCUSDT","price":100143.27,"timestamp":1742457126123}
- * plus optional "qty", "id", "side". Bus tick (DESIGN section 4):
+ * Feed line (docs/design.md section 3):
+ * {"symbol":"BTCUSDT","price":100143.27,"timestamp":1742457126123} plus optional "qty", "id",
+ * "side". Bus tick (docs/design.md section 4):
  * {"exchange","symbol","price","ts","recv_ts"} plus "qty", "id", "side" when present.
  *
  * Both decoders are strict, allocation-free scanners of one flat JSON object (the hot path;
