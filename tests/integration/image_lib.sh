@@ -12,9 +12,13 @@
 #                                 NAME (logs in $MF_TMP/NAME.log, SIGTERM reaches the service)
 #                                 with the Kubernetes security context: user 10001:10001,
 #                                 read-only root file system with a tmpfs on /tmp, no
-#                                 capabilities, no-new-privileges, the host network, and the
-#                                 test's MARKETFLOW_* environment; its metrics port is free
-#                                 and written to $MF_TMP/NAME.metrics_port
+#                                 capabilities, no-new-privileges, the host network, the
+#                                 test's MARKETFLOW_* settings and the credentials of CMD's
+#                                 role (img_secrets); its metrics port is free and written to
+#                                 $MF_TMP/NAME.metrics_port
+#   img_secrets CMD...            the secrets a service command line gets, as its Kubernetes
+#                                 manifest gives them (docs/deploy.md, "Secrets"): nats (the
+#                                 NATS user of its role), redis, postgres, token
 #   img_check_hardened CONTAINER  the container's process runs as 10001 and cannot write /
 #   img_genlog_dir                $MF_TMP/gen, writable by the image's user: mounted for the
 #                                 generator's line log (sent.lines)
@@ -94,6 +98,63 @@ img_prepare() {
     mf_on_exit img_cleanup
 }
 
+# Credentials, never in the image: the NATS user and password, the Redis password and the
+# mode token in a 0600 env file of the test's secrets directory (--env-file: no secret on a
+# command line); the PostgreSQL password as a file readable by the image's user only, mounted
+# read-only (postgres.password_file).
+img_secrets() {
+    case "${1##*/} ${2:-} ${3:-}" in
+        "marketflow-collector "* | "marketflow-aggregator "*) echo nats ;;
+        "marketflow-persister --sink postgres") echo nats postgres ;;
+        "marketflow-persister --sink redis") echo nats redis ;;
+        "marketflow-api "*) echo nats redis postgres token ;;
+        *) echo ;;
+    esac
+}
+
+IMG_PG_PASSWORD_FILE=/run/secrets/postgres-password
+
+# _img_secret_opts NAME CMD...: fills _IMG_SOPTS with the podman options that give container
+# NAME the secrets of CMD.
+_img_secret_opts() {
+    local name=$1 kind role envf=$MF_SECRETS/$1.container.env pgdir=$MF_TMP/img-secrets/$1
+    shift
+    _IMG_SOPTS=()
+    (umask 077 && : >"$envf")
+    for kind in $(img_secrets "$@"); do
+        case $kind in
+            nats)
+                role=$(_mf_service_role "$@") || mf_fail "img_run $name: no NATS role for $*"
+                mf_nats_creds "$role" | tr ' ' '\n' >>"$envf"
+                ;;
+            redis) printf 'MARKETFLOW_REDIS_PASSWORD=%s\n' "$MARKETFLOW_REDIS_PASSWORD" >>"$envf" ;;
+            token) printf 'MARKETFLOW_API_MODE_TOKEN=%s\n' "$MF_API_MODE_TOKEN" >>"$envf" ;;
+            postgres)
+                mkdir -p "$pgdir"
+                install -m 400 -o 10001 -g 10001 "$MF_SECRETS/postgres-password" "$pgdir/"
+                chown 10001:10001 "$pgdir" && chmod 500 "$pgdir"
+                printf 'MARKETFLOW_POSTGRES_PASSWORD_FILE=%s\n' "$IMG_PG_PASSWORD_FILE" >>"$envf"
+                _IMG_SOPTS+=(-v "$pgdir/postgres-password:$IMG_PG_PASSWORD_FILE:ro")
+                ;;
+        esac
+    done
+    _IMG_SOPTS+=(--env-file "$envf")
+}
+
+# Every MARKETFLOW_* setting of the test but the credentials (which img_secrets hands out)
+# and those img_run sets per container.
+_img_settings() {
+    local v
+    _IMG_EOPTS=()
+    for v in "${!MARKETFLOW_@}"; do
+        case $v in
+            *_PASSWORD | *_PASSWORD_FILE | *_TOKEN | MARKETFLOW_NATS_USER) ;;
+            MARKETFLOW_METRICS_PORT | MARKETFLOW_METRICS_BIND | MARKETFLOW_LOG_INSTANCE) ;;
+            *) _IMG_EOPTS+=(--env "$v") ;;
+        esac
+    done
+}
+
 img_run() {
     local name=$1 port ctr="$IMG_PREFIX-$1"
     local -a opts=()
@@ -107,12 +168,45 @@ img_run() {
     port=$(mf_free_port)
     printf '%s\n' "$port" >"$MF_TMP/$name.metrics_port"
     printf '%s\n' "$ctr" >>"$MF_TMP/.mf/containers"
-    mf_start_bg "$name" env MARKETFLOW_METRICS_PORT="$port" MARKETFLOW_METRICS_BIND=127.0.0.1 \
-        MARKETFLOW_LOG_INSTANCE="$name" \
-        podman run --rm --name "$ctr" --label "$IMG_LABEL=$IMG_OWNER" --network host \
-        --user 10001:10001 --read-only --read-only-tmpfs=false \
+    _img_secret_opts "$name" "$@"
+    _img_settings
+    mf_start_bg "$name" podman run --rm --name "$ctr" --label "$IMG_LABEL=$IMG_OWNER" \
+        --network host --user 10001:10001 --read-only --read-only-tmpfs=false \
         --tmpfs /tmp:rw,mode=1777,size=64m --cap-drop all --security-opt no-new-privileges \
-        --env 'MARKETFLOW_*' "${opts[@]}" "$MF_IMAGE" "$@"
+        "${_IMG_EOPTS[@]}" --env MARKETFLOW_METRICS_PORT="$port" \
+        --env MARKETFLOW_METRICS_BIND=127.0.0.1 --env MARKETFLOW_LOG_INSTANCE="$name" \
+        "${_IMG_SOPTS[@]}" "${opts[@]}" "$MF_IMAGE" "$@"
+}
+
+# img_check_secrets CONTAINER CMD...: the container's environment holds the credentials of
+# CMD's role and no other (the NATS user is the role's), and none of them is in the image.
+img_check_secrets() {
+    local ctr=$1 want="" got kind role
+    shift
+    for kind in $(img_secrets "$@"); do
+        case $kind in
+            nats) want+=" MARKETFLOW_NATS_PASSWORD MARKETFLOW_NATS_USER" ;;
+            redis) want+=" MARKETFLOW_REDIS_PASSWORD" ;;
+            token) want+=" MARKETFLOW_API_MODE_TOKEN" ;;
+            postgres) want+=" MARKETFLOW_POSTGRES_PASSWORD_FILE" ;;
+        esac
+    done
+    want=$(tr ' ' '\n' <<<"$want" | sed '/^$/d' | sort | tr '\n' ' ')
+    got=$(podman exec "$ctr" env | sed -n 's/^\(MARKETFLOW_[A-Z_]*\(PASSWORD\|PASSWORD_FILE\|TOKEN\|NATS_USER\)\)=.*/\1/p' |
+        sort | tr '\n' ' ')
+    [[ $got == "$want" ]] || mf_fail "$ctr: credentials in its environment: '$got', want '$want'"
+    if role=$(_mf_service_role "$@"); then
+        [[ $(podman exec "$ctr" printenv MARKETFLOW_NATS_USER) == "$role" ]] ||
+            mf_fail "$ctr: NATS user is not $role"
+    fi
+    if [[ $want == *POSTGRES_PASSWORD_FILE* ]]; then
+        [[ $(podman exec "$ctr" cat "$IMG_PG_PASSWORD_FILE") == "$(cat "$MF_SECRETS/postgres-password")" ]] ||
+            mf_fail "$ctr: $IMG_PG_PASSWORD_FILE is not the PostgreSQL password"
+    fi
+    if podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$MF_IMAGE" |
+        grep -qE 'PASSWORD|TOKEN'; then
+        mf_fail "$MF_IMAGE holds a credential in its environment"
+    fi
 }
 
 # img_healthz NAME: GET /healthz on the metrics port of img_run's NAME answers 200.

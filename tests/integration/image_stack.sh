@@ -6,7 +6,11 @@
 # mounted directory; every price route is checked against the oracle over that log for
 # periods 1s, 5s (Redis), 1m, 3m (PostgreSQL minutes + Redis tail; the cache keeps 60 s), and
 # the latest price comes from the bus. Every container answers /healthz, runs as 10001 and
-# cannot write its root; SIGTERM stops each with status 0. Not a CTest test: scripts/test.sh
+# cannot write its root; SIGTERM stops each with status 0. The servers are lib.sh's, with
+# credentials on: each container gets only the credentials of its role, as the Kubernetes
+# manifests give them (its NATS user, the Redis password, the PostgreSQL password as a file
+# mounted read-only, the mode token; image_lib.sh, img_secrets), and POST /mode needs the
+# token. Not a CTest test: scripts/test.sh
 # runs it after the suite (it needs podman and root), see tests/integration/image_lib.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -28,12 +32,22 @@ mf_wait_for 30 curl -fsS "$MF_API_URL/ping"
 img_run generator -v "$MF_TMP/gen:/var/log/marketflow" -- marketflow-generator --seed 7 \
     --extended --log /var/log/marketflow/sent.lines
 mf_wait_for 60 bash -c "curl -sS '$MF_API_URL/health' | jq -e '.status == \"ok\"'"
-services=(pg rd aggregator collector api generator)
-for s in "${services[@]}"; do
+declare -A cmds=([pg]="marketflow-persister --sink postgres"
+    [rd]="marketflow-persister --sink redis" [aggregator]=marketflow-aggregator
+    [collector]=marketflow-collector [api]=marketflow-api [generator]=marketflow-generator)
+for s in "${!cmds[@]}"; do
     mf_wait_for 30 img_healthz "$s"
     img_check_hardened "$IMG_PREFIX-$s"
+    # shellcheck disable=SC2086 # the command's words
+    img_check_secrets "$IMG_PREFIX-$s" ${cmds[$s]}
 done
-mf_pass "six containers ready (/healthz), user 10001, read-only root; health ok"
+mf_pass "six containers ready (/healthz), user 10001, read-only root, each with only its role's credentials; health ok"
+
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$MF_API_URL/mode/test")
+[[ $code == 401 ]] || mf_fail "POST /mode/test without the token -> $code"
+BODY=$(curl -sS -X POST -H "Authorization: Bearer $MF_API_MODE_TOKEN" "$MF_API_URL/mode/test")
+jq -e '.mode == "test"' <<<"$BODY" >/dev/null || mf_fail "POST /mode/test with the token: $BODY"
+mf_pass "POST /mode needs the api's mode token"
 
 img_check_prices
 mf_api_req /prices/latest/BTCUSDT
