@@ -654,7 +654,8 @@ _mf_service_role() {
     for a in "$@"; do
         case "${a##*/}" in
             marketflow-collector | marketflow-aggregator | marketflow-persister | marketflow-api)
-                printf '%s\n' "${a##*/marketflow-}"
+                a=${a##*/}
+                printf '%s\n' "${a#marketflow-}"
                 return 0
                 ;;
         esac
