@@ -240,7 +240,7 @@ mf_pass "forged ticks, rollups, latest, control, status, inbox and API publishes
 
 # The operator reads everything (core subjects, streams) and publishes the control subject.
 "$MFCAT" sub '>' --count 5 --timeout-ms 15000 >"$MF_TMP/op-sub.out" || mf_fail "operator sub"
-[[ $(grep -c . "$MF_TMP/op-sub.out") == 5 ]] || mf_fail "the operator does not read >"
+(($(grep -c . "$MF_TMP/op-sub.out") >= 5)) || mf_fail "the operator does not read >: $(head -c 600 "$MF_TMP/op-sub.out")"
 grep -q . "$MF_TMP/stream-MARKETFLOW_ROLLUPS.out" || mf_fail "the operator cannot read ROLLUPS"
 before=$(grep -c "Violation" "$NATS_LOG" || true)
 "$MFCAT" pub marketflow.control.mode '{"mode":"test","at":5,"by":"operator"}' --js ||
