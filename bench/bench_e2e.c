@@ -33,6 +33,7 @@
 
 #include "mf/config.h"
 #include "mf/nats_util.h"
+#include "mf/subject.h"
 #include "mf/tick.h"
 #include "mf/util.h"
 
@@ -416,7 +417,7 @@ static int probe(double seconds, const char *url, const char *ex, const char *sy
     vis = mf_xcalloc(PROBE_MAX, sizeof(double));
     cov = mf_xcalloc(PROBE_MAX, sizeof(double));
     if (connect_nats(&n, "e2e-probe") != 0) return 1;
-    mf_nats_subject(n, subj, sizeof(subj), "ticks.%s.%s", ex, sym);
+    mf_subject_key(subj, sizeof(subj), mf_nats_prefix(n), MF_SUBJECT_TICKS, ex, sym);
     natsConnection_Subscribe(&sub, mf_nats_conn(n), subj, on_probe_tick, NULL);
     natsSubscription_SetPendingLimits(sub, -1, -1);
     natsConnection_Flush(mf_nats_conn(n));

@@ -17,6 +17,7 @@
 #include "mf/log.h"
 #include "mf/nats_util.h"
 #include "mf/rollup.h"
+#include "mf/subject.h"
 #include "mf/util.h"
 
 static void
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
             natsStatus ns;
             make_partial(&r, i, (int)symbols, first_start, argc > 4 ? argv[4] : "bench");
             json = mf_rollup_to_json(&r, &len);
-            mf_nats_subject(n, subj, sizeof(subj), "rollups.1s.%s.%s", r.exchange, r.symbol);
+            mf_subject_rollup(subj, sizeof(subj), mf_nats_prefix(n), "1s", r.exchange, r.symbol);
             /* Stalls (too many in flight) are waited out, not counted as failures. */
             while ((ns = js_PublishAsync(mf_nats_js(n), subj, json, (int)len, NULL)) ==
                    NATS_TIMEOUT)
