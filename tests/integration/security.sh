@@ -239,8 +239,12 @@ curl -sS "$MF_API_URL/health" | jq -e '.components.persisters.alive == 2 and
 mf_pass "forged ticks, rollups, latest, control, status, inbox and API publishes: refused, nothing stored or answered"
 
 # The operator reads everything (core subjects, streams) and publishes the control subject.
-"$MFCAT" sub '>' --count 5 --timeout-ms 15000 >"$MF_TMP/op-sub.out" || mf_fail "operator sub"
-(($(grep -c . "$MF_TMP/op-sub.out") >= 5)) || mf_fail "the operator does not read >: $(head -c 600 "$MF_TMP/op-sub.out")"
+# With the subject on each line: '>' also carries headers-only messages (the pull consumers'
+# status replies on _INBOX), whose payload line alone would be empty.
+"$MFCAT" sub '>' --count 5 --timeout-ms 15000 --with-subject >"$MF_TMP/op-sub.out" ||
+    mf_fail "operator sub"
+[[ $(grep -c . "$MF_TMP/op-sub.out") == 5 ]] ||
+    mf_fail "the operator does not read >: $(head -c 600 "$MF_TMP/op-sub.out")"
 grep -q . "$MF_TMP/stream-MARKETFLOW_ROLLUPS.out" || mf_fail "the operator cannot read ROLLUPS"
 before=$(grep -c "Violation" "$NATS_LOG" || true)
 "$MFCAT" pub marketflow.control.mode '{"mode":"test","at":5,"by":"operator"}' --js ||
